@@ -1,0 +1,372 @@
+#!/usr/bin/env node
+
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import util from "node:util";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+
+import { InMemoryEventStore } from "../InMemoryEventStore.js";
+import { proxyServer } from "../proxyServer.js";
+import { startHTTPServer } from "../startHTTPServer.js";
+import { StdioClientTransport } from "../StdioClientTransport.js";
+
+util.inspect.defaultOptions.depth = 8;
+
+/**
+ * The version in the nearest package.json above this file. The same lookup
+ * finds the package root from `dist/bin/` (built), `src/bin/` (tsx) and any
+ * chunk tsup may move this code into.
+ */
+const readPackageVersion = (): string => {
+  let directory = dirname(fileURLToPath(import.meta.url));
+
+  for (;;) {
+    try {
+      const manifest: unknown = JSON.parse(
+        readFileSync(join(directory, "package.json"), "utf8"),
+      );
+
+      if (
+        manifest &&
+        typeof manifest === "object" &&
+        "version" in manifest &&
+        typeof manifest.version === "string"
+      ) {
+        return manifest.version;
+      }
+    } catch {
+      // No readable package.json here: keep walking up.
+    }
+
+    const parent = dirname(directory);
+
+    if (parent === directory) {
+      return "unknown";
+    }
+
+    directory = parent;
+  }
+};
+
+/** The arguments after `--`, which yargs keeps apart ("populate--"). */
+const afterDashes = (value: unknown): string[] =>
+  Array.isArray(value) ? value.map(String) : [];
+
+const isNonNegativeNumber = (value: unknown) =>
+  typeof value === "number" && Number.isFinite(value) && value >= 0;
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName("mcp-proxy")
+  .usage(
+    "$0 [options] <command> [args...]\n\n" +
+      "Runs <command> as a stdio MCP server and serves it over SSE and streamable HTTP.",
+  )
+  .env("MCP_PROXY")
+  .parserConfiguration({
+    // A repeated option takes its last value instead of becoming an array.
+    "duplicate-arguments-array": false,
+    // The command's arguments stay the strings they were typed as.
+    "parse-positional-numbers": false,
+    "populate--": true,
+    // Options mcp-proxy does not know belong to the command: keep them, in place.
+    "unknown-options-as-args": true,
+  })
+  .options({
+    apiKey: {
+      describe: "Require this API key in the X-API-Key header of every request",
+      type: "string",
+    },
+    debug: {
+      default: false,
+      describe: "Log every event of the command's stdio transport",
+      type: "boolean",
+    },
+    endpoint: {
+      describe:
+        "Endpoint of the server chosen with --server (the stream endpoint when --server is not given); --sseEndpoint and --streamEndpoint take precedence",
+      type: "string",
+    },
+    gracefulShutdownTimeout: {
+      default: 5000,
+      describe:
+        "Milliseconds to wait for a clean shutdown before exiting with code 1",
+      type: "number",
+    },
+    host: {
+      default: "::",
+      describe: "Host to listen on",
+      type: "string",
+    },
+    port: {
+      default: 8080,
+      describe: "Port to listen on",
+      type: "number",
+    },
+    requestTimeout: {
+      default: 300000,
+      describe: "Milliseconds to wait for the command to answer a request",
+      type: "number",
+    },
+    server: {
+      choices: ["sse", "stream"] as const,
+      describe: "Serve only this transport (default: both sse and stream)",
+      type: "string",
+    },
+    shell: {
+      default: false,
+      describe: "Run the command through the user's shell",
+      type: "boolean",
+    },
+    sseEndpoint: {
+      defaultDescription: '"/sse"',
+      describe: "SSE endpoint",
+      type: "string",
+    },
+    stateless: {
+      default: false,
+      describe:
+        "Run the streamable HTTP transport without sessions (stateless mode)",
+      type: "boolean",
+    },
+    streamEndpoint: {
+      defaultDescription: '"/mcp"',
+      describe: "Streamable HTTP endpoint",
+      type: "string",
+    },
+  })
+  .check((parsed) => {
+    for (const key of ["gracefulShutdownTimeout", "requestTimeout"] as const) {
+      if (!isNonNegativeNumber(parsed[key])) {
+        throw new Error(`--${key} must be a non-negative number`);
+      }
+    }
+
+    if (
+      !isNonNegativeNumber(parsed.port) ||
+      !Number.isInteger(parsed.port) ||
+      parsed.port > 65535
+    ) {
+      throw new Error("--port must be an integer from 0 to 65535");
+    }
+
+    const [first] = parsed._;
+
+    if (first === undefined) {
+      if (afterDashes(parsed["--"]).length === 0) {
+        throw new Error("Missing <command>");
+      }
+    } else if (String(first).startsWith("-")) {
+      throw new Error(
+        `Unknown option before <command>: ${first} (options for the command go after it, or after --)`,
+      );
+    }
+
+    return true;
+  })
+  .example(
+    "$0 --port 8080 npx -y some-mcp-server",
+    "Proxy an MCP server started with npx",
+  )
+  .example(
+    "$0 --port 8080 -- node server.js --port 3000",
+    "Everything after -- goes to the command",
+  )
+  .epilogue(
+    "Options mcp-proxy does not know are passed to <command> where they stand. " +
+      "Options that mcp-proxy knows (--port, --debug, --help...) are taken by mcp-proxy " +
+      "wherever they appear before --; put the command's own options after -- to be sure " +
+      "they reach it. Every option can also be set through an MCP_PROXY_* environment " +
+      "variable (e.g. MCP_PROXY_PORT=8080).",
+  )
+  .version(readPackageVersion())
+  .help()
+  .parseAsync();
+
+const [command, ...args] = [
+  ...argv._.map(String),
+  ...afterDashes(argv["--"]),
+];
+
+if (command === undefined) {
+  // .check() rejects this already; this only narrows the type.
+  throw new Error("Missing <command>");
+}
+
+// --endpoint names the endpoint of the --server chosen, or of the stream
+// server when both run; --sseEndpoint and --streamEndpoint take precedence.
+const sseEndpoint =
+  argv.server === "stream"
+    ? null
+    : (argv.sseEndpoint ??
+      (argv.server === "sse" ? argv.endpoint : undefined) ??
+      "/sse");
+
+const streamEndpoint =
+  argv.server === "sse"
+    ? null
+    : (argv.streamEndpoint ?? argv.endpoint ?? "/mcp");
+
+const childEnvironment: Record<string, string> = {};
+
+for (const [name, value] of Object.entries(process.env)) {
+  if (value !== undefined) {
+    childEnvironment[name] = value;
+  }
+}
+
+const transport = new StdioClientTransport({
+  args,
+  command,
+  env: childEnvironment,
+  onEvent: argv.debug
+    ? (event) => {
+        console.debug("transport event", event);
+      }
+    : undefined,
+  shell: argv.shell,
+  // The command's stderr goes straight to ours, for debugging.
+  stderr: "inherit",
+});
+
+const client = new Client(
+  { name: "mcp-proxy", version: "1.0.0" },
+  { capabilities: {} },
+);
+
+let childPid: null | number = null;
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Stops the command and waits until its process is gone. */
+const stopChild = async () => {
+  await client.close();
+
+  if (childPid !== null) {
+    while (isRunning(childPid)) {
+      await delay(20);
+    }
+  }
+};
+
+/** Exits once what was logged has been written out (pipes can be async). */
+const exit = async (code: number): Promise<never> => {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (stream) => new Promise((resolve) => stream.write("", resolve)),
+    ),
+  );
+
+  process.exit(code);
+};
+
+const start = async () => {
+  await client.connect(transport);
+
+  childPid = transport.pid;
+
+  const serverVersion = client.getServerVersion() ?? {
+    name: "mcp-proxy",
+    version: "1.0.0",
+  };
+  const serverCapabilities = client.getServerCapabilities() ?? {};
+
+  return startHTTPServer({
+    apiKey: argv.apiKey,
+    createServer: async () => {
+      const server = new Server(serverVersion, {
+        capabilities: serverCapabilities,
+      });
+
+      await proxyServer({
+        client,
+        requestTimeout: argv.requestTimeout,
+        server,
+        serverCapabilities,
+      });
+
+      return server;
+    },
+    eventStore: new InMemoryEventStore(),
+    host: argv.host,
+    port: argv.port,
+    sseEndpoint,
+    stateless: argv.stateless,
+    streamEndpoint,
+  });
+};
+
+let httpServer: Awaited<ReturnType<typeof start>>;
+
+try {
+  httpServer = await start();
+} catch (error) {
+  console.error("could not start the proxy", error);
+
+  await stopChild().catch(() => {});
+
+  await exit(1);
+}
+
+const shutdown = async () => {
+  console.info("received shutdown signal; shutting down");
+
+  // Should the event loop run dry before the closes below settle, that is a
+  // failed shutdown too.
+  process.exitCode = 1;
+
+  setTimeout(() => {
+    console.error(
+      "could not shut down within %d ms; exiting",
+      argv.gracefulShutdownTimeout,
+    );
+
+    if (childPid !== null && isRunning(childPid)) {
+      process.kill(childPid, "SIGKILL");
+    }
+
+    process.exit(1);
+  }, argv.gracefulShutdownTimeout).unref();
+
+  let exitCode = 0;
+
+  try {
+    await httpServer.close();
+  } catch (error) {
+    console.error("could not close the HTTP server", error);
+    exitCode = 1;
+  }
+
+  try {
+    await stopChild();
+  } catch (error) {
+    console.error("could not stop the command", error);
+    exitCode = 1;
+  }
+
+  await exit(exitCode);
+};
+
+// The first SIGINT or SIGTERM shuts down; a second one of either kind gets
+// Node's default handling and ends the process at once.
+const onSignal = () => {
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  void shutdown();
+};
+
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
+console.info("starting server on port %d", argv.port);

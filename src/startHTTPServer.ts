@@ -1,0 +1,805 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
+import {
+  EventStore,
+  StreamableHTTPServerTransport,
+} from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import http from "http";
+import { randomUUID } from "node:crypto";
+
+import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
+import { InMemoryEventStore } from "./InMemoryEventStore.js";
+
+export interface CorsOptions {
+  allowedHeaders?: string | string[];
+  credentials?: boolean;
+  exposedHeaders?: string[];
+  maxAge?: number;
+  methods?: string[];
+  origin?: ((origin: string) => boolean) | string | string[];
+}
+
+export type SSEServer = {
+  close: () => Promise<void>;
+};
+
+type ServerLike = {
+  close: Server["close"];
+  connect: Server["connect"];
+};
+
+type StreamSession<T extends ServerLike> = {
+  server: T;
+  transport: StreamableHTTPServerTransport;
+};
+
+/**
+ * Reads and parses a JSON body. A body that is not JSON gives `null` (the SDK
+ * then answers with its parse error); an upload the client aborts rejects, so
+ * the request never waits forever.
+ */
+const getBody = (request: http.IncomingMessage) => {
+  return new Promise<unknown>((resolve, reject) => {
+    const bodyParts: Buffer[] = [];
+
+    request
+      .on("data", (chunk: Buffer) => {
+        bodyParts.push(chunk);
+      })
+      .on("end", () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(bodyParts).toString()));
+        } catch (error) {
+          console.error("[mcp-proxy] error parsing body", error);
+          resolve(null);
+        }
+      })
+      .on("error", reject)
+      .on("close", () => {
+        if (!request.complete) {
+          reject(new Error("request aborted"));
+        }
+      });
+  });
+};
+
+const getRequestId = (body: unknown) =>
+  (body as { id?: unknown } | null)?.id ?? null;
+
+const createJsonRpcErrorResponse = (
+  code: number,
+  message: string,
+  id: unknown = null,
+) => {
+  return JSON.stringify({
+    error: { code, message },
+    id,
+    jsonrpc: "2.0",
+  });
+};
+
+const getWWWAuthenticateHeader = (
+  oauth?: AuthConfig["oauth"],
+): string | undefined => {
+  if (!oauth?.protectedResource?.resource) {
+    return undefined;
+  }
+
+  return `Bearer resource_metadata="${oauth.protectedResource.resource}/.well-known/oauth-protected-resource"`;
+};
+
+const sendUnauthorizedResponse = ({
+  body,
+  message,
+  oauth,
+  res,
+}: {
+  body: unknown;
+  message: string;
+  oauth?: AuthConfig["oauth"];
+  res: http.ServerResponse;
+}) => {
+  res.setHeader("Content-Type", "application/json");
+
+  const wwwAuthHeader = getWWWAuthenticateHeader(oauth);
+  if (wwwAuthHeader) {
+    res.setHeader("WWW-Authenticate", wwwAuthHeader);
+  }
+
+  res
+    .writeHead(401)
+    .end(createJsonRpcErrorResponse(-32000, message, getRequestId(body)));
+};
+
+/**
+ * A `Response` thrown by `createServer` is sent as its status and headers,
+ * with the status text as the body (upstream 5.10.0's behaviour).
+ */
+const handleResponseError = (
+  error: unknown,
+  res: http.ServerResponse,
+): boolean => {
+  if (!(error instanceof Response)) {
+    return false;
+  }
+
+  const headers: Record<string, string | string[]> = {};
+  error.headers.forEach((value, key) => {
+    const previous = headers[key];
+    if (previous === undefined) {
+      headers[key] = value;
+    } else {
+      headers[key] = [previous, value].flat();
+    }
+  });
+  res.writeHead(error.status, error.statusText, headers).end(error.statusText);
+
+  return true;
+};
+
+// Upstream 5.10.0 turns a `createServer` error into a 401 when its message
+// contains one of these words.
+const isAuthenticationError = (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+
+  return ["Authentication", "Invalid JWT", "Token", "Unauthorized"].some(
+    (word) => message.includes(word),
+  );
+};
+
+/**
+ * Answers a failed `createServer` call: 401 for authentication errors, the
+ * thrown `Response` as is, else 500.
+ */
+const handleCreateServerError = ({
+  body,
+  error,
+  oauth,
+  res,
+}: {
+  body: unknown;
+  error: unknown;
+  oauth?: AuthConfig["oauth"];
+  res: http.ServerResponse;
+}) => {
+  if (isAuthenticationError(error)) {
+    sendUnauthorizedResponse({
+      body,
+      message: error instanceof Error ? error.message : String(error),
+      oauth,
+      res,
+    });
+    return;
+  }
+
+  if (handleResponseError(error, res)) {
+    return;
+  }
+
+  res.writeHead(500).end("Error creating server");
+};
+
+/**
+ * Returns a function that runs `onClose` and closes the server, once: the
+ * transport's close, a DELETE and the end of a stateless request may all ask.
+ */
+const createCleanup = <T extends ServerLike>(
+  server: T,
+  onClose?: (server: T) => Promise<void>,
+) => {
+  let cleanup: Promise<void> | undefined;
+
+  return () => {
+    cleanup ??= (async () => {
+      try {
+        await onClose?.(server);
+      } catch (error) {
+        console.error("[mcp-proxy] error in onClose", error);
+      }
+
+      try {
+        await server.close();
+      } catch (error) {
+        console.error("[mcp-proxy] error closing server", error);
+      }
+    })();
+
+    return cleanup;
+  };
+};
+
+const defaultCorsOptions: CorsOptions = {
+  allowedHeaders:
+    "Content-Type, Authorization, Accept, Mcp-Session-Id, Last-Event-Id",
+  credentials: true,
+  exposedHeaders: ["Mcp-Session-Id"],
+  methods: ["GET", "POST", "OPTIONS"],
+  origin: "*",
+};
+
+const getCorsOptions = (cors?: boolean | CorsOptions) => {
+  if (cors === false) {
+    return undefined;
+  }
+
+  if (cors === true || cors === undefined) {
+    return defaultCorsOptions;
+  }
+
+  return { ...defaultCorsOptions, ...cors };
+};
+
+const getAllowedOrigin = (
+  origin: string,
+  allowed: CorsOptions["origin"],
+): string | undefined => {
+  if (!allowed) {
+    return "*";
+  }
+
+  if (typeof allowed === "string") {
+    return allowed;
+  }
+
+  const isAllowed = Array.isArray(allowed)
+    ? allowed.includes(origin)
+    : allowed(origin);
+
+  return isAllowed ? origin : undefined;
+};
+
+const applyCorsHeaders = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  corsOptions?: CorsOptions,
+) => {
+  if (!req.headers.origin || !corsOptions) {
+    return;
+  }
+
+  let allowedOrigin: string | undefined;
+
+  try {
+    allowedOrigin = getAllowedOrigin(
+      new URL(req.headers.origin).origin,
+      corsOptions.origin,
+    );
+  } catch (error) {
+    console.error("[mcp-proxy] error parsing origin", error);
+    return;
+  }
+
+  if (allowedOrigin) {
+    res.setHeader("Access-Control-Allow-Origin", allowedOrigin);
+  }
+
+  if (corsOptions.credentials !== undefined) {
+    res.setHeader(
+      "Access-Control-Allow-Credentials",
+      String(corsOptions.credentials),
+    );
+  }
+
+  if (corsOptions.methods) {
+    res.setHeader(
+      "Access-Control-Allow-Methods",
+      corsOptions.methods.join(", "),
+    );
+  }
+
+  if (corsOptions.allowedHeaders) {
+    res.setHeader(
+      "Access-Control-Allow-Headers",
+      [corsOptions.allowedHeaders].flat().join(", "),
+    );
+  }
+
+  if (corsOptions.exposedHeaders) {
+    res.setHeader(
+      "Access-Control-Expose-Headers",
+      corsOptions.exposedHeaders.join(", "),
+    );
+  }
+
+  if (corsOptions.maxAge !== undefined) {
+    res.setHeader("Access-Control-Max-Age", String(corsOptions.maxAge));
+  }
+};
+
+/**
+ * The request target's path, or `undefined` when it cannot be parsed (`//`,
+ * `http://[`): upstream 5.10.0 crashed on those.
+ */
+const getPathname = (url = "/") => {
+  try {
+    return new URL(url, "http://localhost").pathname;
+  } catch {
+    return undefined;
+  }
+};
+
+const handleStreamRequest = async <T extends ServerLike>({
+  activeTransports,
+  authenticate,
+  createServer,
+  enableJsonResponse,
+  eventStore,
+  oauth,
+  onClose,
+  onConnect,
+  req,
+  res,
+  stateless,
+}: {
+  activeTransports: Record<string, StreamSession<T>>;
+  authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  createServer: (request: http.IncomingMessage) => Promise<T>;
+  enableJsonResponse?: boolean;
+  eventStore?: EventStore;
+  oauth?: AuthConfig["oauth"];
+  onClose?: (server: T) => Promise<void>;
+  onConnect?: (server: T) => Promise<void>;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  stateless?: boolean;
+}) => {
+  const sessionId = [req.headers["mcp-session-id"]].flat()[0];
+
+  if (req.method === "POST") {
+    const body = await getBody(req);
+
+    if (stateless && authenticate) {
+      try {
+        const authResult = await authenticate(req);
+
+        if (
+          !authResult ||
+          (typeof authResult === "object" &&
+            "authenticated" in authResult &&
+            !authResult.authenticated)
+        ) {
+          const error = (authResult as { error?: unknown } | null)?.error;
+
+          sendUnauthorizedResponse({
+            body,
+            message:
+              typeof error === "string"
+                ? error
+                : "Unauthorized: Authentication failed",
+            oauth,
+            res,
+          });
+          return;
+        }
+      } catch (error) {
+        console.error("[mcp-proxy] authentication error", error);
+
+        sendUnauthorizedResponse({
+          body,
+          message:
+            error instanceof Error
+              ? error.message
+              : "Unauthorized: Authentication error",
+          oauth,
+          res,
+        });
+        return;
+      }
+    }
+
+    if (sessionId) {
+      const session = activeTransports[sessionId];
+
+      if (!session) {
+        res.setHeader("Content-Type", "application/json");
+        res
+          .writeHead(404)
+          .end(createJsonRpcErrorResponse(-32001, "Session not found"));
+        return;
+      }
+
+      await session.transport.handleRequest(req, res, body);
+      return;
+    }
+
+    const isInitialize = isInitializeRequest(body);
+
+    if (!stateless && !isInitialize) {
+      res.setHeader("Content-Type", "application/json");
+      res
+        .writeHead(400)
+        .end(
+          createJsonRpcErrorResponse(
+            -32000,
+            "Bad Request: No valid session ID provided",
+          ),
+        );
+      return;
+    }
+
+    let server: T;
+
+    try {
+      server = await createServer(req);
+    } catch (error) {
+      handleCreateServerError({ body, error, oauth, res });
+      return;
+    }
+
+    const cleanup = createCleanup(server, onClose);
+
+    const transport = new StreamableHTTPServerTransport({
+      enableJsonResponse,
+      eventStore: eventStore ?? new InMemoryEventStore(),
+      onsessioninitialized: (newSessionId) => {
+        activeTransports[newSessionId] = { server, transport };
+      },
+      sessionIdGenerator: stateless ? undefined : randomUUID,
+    });
+
+    transport.onclose = () => {
+      if (transport.sessionId) {
+        delete activeTransports[transport.sessionId];
+      }
+
+      void cleanup();
+    };
+
+    if (stateless) {
+      // A stateless server lives for one request.
+      res.on("close", () => {
+        void transport.close();
+      });
+    }
+
+    try {
+      await server.connect(transport);
+
+      if (onConnect) {
+        await onConnect(server);
+      }
+
+      await transport.handleRequest(req, res, body);
+    } finally {
+      // An initialize that failed (onConnect threw, the SDK answered 406…)
+      // opened no session: nothing else would ever close this server.
+      if (!stateless && !transport.sessionId) {
+        await transport.close();
+      }
+    }
+    return;
+  }
+
+  if (req.method === "GET") {
+    if (!sessionId) {
+      res.writeHead(400).end("No sessionId");
+      return;
+    }
+
+    const session = activeTransports[sessionId];
+
+    if (!session) {
+      res.writeHead(400).end("No active transport");
+      return;
+    }
+
+    const lastEventId = req.headers["last-event-id"];
+
+    if (lastEventId) {
+      console.log(
+        `[mcp-proxy] client reconnecting with Last-Event-ID ${lastEventId} for session ID ${sessionId}`,
+      );
+    } else {
+      console.log(
+        `[mcp-proxy] establishing new SSE stream for session ID ${sessionId}`,
+      );
+    }
+
+    await session.transport.handleRequest(req, res);
+    return;
+  }
+
+  if (req.method === "DELETE") {
+    console.log("[mcp-proxy] received delete request");
+
+    if (!sessionId) {
+      res.writeHead(400).end("Invalid or missing sessionId");
+      return;
+    }
+
+    console.log("[mcp-proxy] received delete request for session", sessionId);
+
+    const session = activeTransports[sessionId];
+
+    if (!session) {
+      res.writeHead(400).end("No active transport");
+      return;
+    }
+
+    try {
+      await session.transport.handleRequest(req, res);
+      await session.transport.close();
+    } catch (error) {
+      console.error("[mcp-proxy] error handling delete request", error);
+
+      if (!res.headersSent) {
+        res.writeHead(500).end("Error handling delete request");
+      }
+    }
+  }
+};
+
+const handleSSERequest = async <T extends ServerLike>({
+  activeTransports,
+  createServer,
+  onClose,
+  onConnect,
+  req,
+  res,
+}: {
+  activeTransports: Record<string, SSEServerTransport>;
+  createServer: (request: http.IncomingMessage) => Promise<T>;
+  onClose?: (server: T) => Promise<void>;
+  onConnect?: (server: T) => Promise<void>;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+}) => {
+  let closed = false;
+
+  res.once("close", () => {
+    closed = true;
+  });
+
+  let server: T;
+
+  try {
+    server = await createServer(req);
+  } catch (error) {
+    if (!handleResponseError(error, res)) {
+      res.writeHead(500).end("Error creating server");
+    }
+    return;
+  }
+
+  const cleanup = createCleanup(server, onClose);
+
+  // The client may have gone while the server was being created.
+  if (closed) {
+    await cleanup();
+    return;
+  }
+
+  const transport = new SSEServerTransport("/messages", res);
+
+  activeTransports[transport.sessionId] = transport;
+
+  res.on("close", () => {
+    delete activeTransports[transport.sessionId];
+    void cleanup();
+  });
+
+  try {
+    await server.connect(transport);
+
+    await transport.send({
+      jsonrpc: "2.0",
+      method: "sse/connection",
+      params: { message: "SSE Connection established" },
+    });
+
+    if (onConnect) {
+      await onConnect(server);
+    }
+  } catch (error) {
+    console.error("[mcp-proxy] error connecting to server", error);
+
+    // Once the event stream has started, ending it is the only answer left.
+    if (res.headersSent) {
+      res.end();
+    } else {
+      res.writeHead(500).end("Error connecting to server");
+    }
+  }
+};
+
+const handleSSEMessage = async ({
+  activeTransports,
+  req,
+  res,
+}: {
+  activeTransports: Record<string, SSEServerTransport>;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+}) => {
+  const sessionId = new URL(req.url!, "http://localhost").searchParams.get(
+    "sessionId",
+  );
+
+  if (!sessionId) {
+    res.writeHead(400).end("No sessionId");
+    return;
+  }
+
+  const transport = activeTransports[sessionId];
+
+  if (!transport) {
+    res.writeHead(400).end("No active transport");
+    return;
+  }
+
+  await transport.handlePostMessage(req, res);
+};
+
+export const startHTTPServer = async <T extends ServerLike>({
+  apiKey,
+  authenticate,
+  cors,
+  createServer,
+  enableJsonResponse,
+  eventStore,
+  host = "::",
+  oauth,
+  onClose,
+  onConnect,
+  onUnhandledRequest,
+  port,
+  sseEndpoint = "/sse",
+  stateless,
+  streamEndpoint = "/mcp",
+}: {
+  apiKey?: string;
+  authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  cors?: boolean | CorsOptions;
+  createServer: (request: http.IncomingMessage) => Promise<T>;
+  enableJsonResponse?: boolean;
+  eventStore?: EventStore;
+  host?: string;
+  oauth?: AuthConfig["oauth"];
+  onClose?: (server: T) => Promise<void>;
+  onConnect?: (server: T) => Promise<void>;
+  onUnhandledRequest?: (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ) => Promise<void>;
+  port: number;
+  sseEndpoint?: null | string;
+  stateless?: boolean;
+  streamEndpoint?: null | string;
+}): Promise<SSEServer> => {
+  const activeSSETransports: Record<string, SSEServerTransport> = {};
+
+  const activeStreamTransports: Record<string, StreamSession<T>> = {};
+
+  const authMiddleware = new AuthenticationMiddleware({ apiKey, oauth });
+
+  const corsOptions = getCorsOptions(cors);
+
+  const handleRequest = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ) => {
+    applyCorsHeaders(req, res, corsOptions);
+
+    if (req.method === "OPTIONS") {
+      res.writeHead(204).end();
+      return;
+    }
+
+    if (req.method === "GET" && req.url === "/ping") {
+      res.writeHead(200).end("pong");
+      return;
+    }
+
+    if (!authMiddleware.validateRequest(req)) {
+      const authResponse = authMiddleware.getUnauthorizedResponse();
+      res.writeHead(401, authResponse.headers).end(authResponse.body);
+      return;
+    }
+
+    const pathname = getPathname(req.url);
+
+    if (pathname === undefined) {
+      res.writeHead(400).end("Bad Request");
+      return;
+    }
+
+    if (sseEndpoint && req.method === "GET" && pathname === sseEndpoint) {
+      await handleSSERequest({
+        activeTransports: activeSSETransports,
+        createServer,
+        onClose,
+        onConnect,
+        req,
+        res,
+      });
+      return;
+    }
+
+    if (
+      sseEndpoint &&
+      req.method === "POST" &&
+      req.url?.startsWith("/messages")
+    ) {
+      await handleSSEMessage({
+        activeTransports: activeSSETransports,
+        req,
+        res,
+      });
+      return;
+    }
+
+    if (
+      streamEndpoint &&
+      pathname === streamEndpoint &&
+      (req.method === "DELETE" ||
+        req.method === "GET" ||
+        req.method === "POST")
+    ) {
+      await handleStreamRequest({
+        activeTransports: activeStreamTransports,
+        authenticate,
+        createServer,
+        enableJsonResponse,
+        eventStore,
+        oauth,
+        onClose,
+        onConnect,
+        req,
+        res,
+        stateless,
+      });
+      return;
+    }
+
+    if (onUnhandledRequest) {
+      await onUnhandledRequest(req, res);
+    } else {
+      res.writeHead(404).end();
+    }
+  };
+
+  const httpServer = http.createServer(async (req, res) => {
+    try {
+      await handleRequest(req, res);
+    } catch (error) {
+      console.error("[mcp-proxy] error handling request", error);
+
+      if (res.headersSent) {
+        res.end();
+      } else if (!res.destroyed) {
+        res.setHeader("Content-Type", "application/json");
+        res
+          .writeHead(500)
+          .end(createJsonRpcErrorResponse(-32603, "Internal Server Error"));
+      }
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(port, host, () => {
+      httpServer.off("error", reject);
+      resolve();
+    });
+  });
+
+  return {
+    close: async () => {
+      for (const transport of Object.values(activeSSETransports)) {
+        await transport.close();
+      }
+
+      for (const { transport } of Object.values(activeStreamTransports)) {
+        await transport.close();
+      }
+
+      await new Promise<void>((resolve, reject) => {
+        httpServer.close((error) => (error ? reject(error) : resolve()));
+        // Every session is closed: what is left are keep-alive connections
+        // a client may hold open for seconds.
+        httpServer.closeAllConnections();
+      });
+    },
+  };
+};

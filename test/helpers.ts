@@ -1,0 +1,37 @@
+import { createServer } from "node:net";
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export const getFreePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === "object") {
+          resolve(address.port);
+        } else {
+          reject(new Error("could not get a free port"));
+        }
+      });
+    });
+  });
+
+/** The `initialize` request an MCP client sends first. */
+export const initializeRequest = (id: number | string = 1) => ({
+  id,
+  jsonrpc: "2.0",
+  method: "initialize",
+  params: {
+    capabilities: {},
+    clientInfo: { name: "test-client", version: "1.0" },
+    protocolVersion: "2024-11-05",
+  },
+});
+
+/** Headers a streamable HTTP client sends on a POST. */
+export const streamHeaders = {
+  Accept: "application/json, text/event-stream",
+  "Content-Type": "application/json",
+};
