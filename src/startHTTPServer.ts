@@ -89,14 +89,15 @@ const getWWWAuthenticateHeader = (
   return `Bearer resource_metadata="${oauth.protectedResource.resource}/.well-known/oauth-protected-resource"`;
 };
 
+/**
+ * The one answer to a failed authentication: status, challenge and body.
+ */
 const sendUnauthorizedResponse = ({
   body,
-  message,
   oauth,
   res,
 }: {
-  body: unknown;
-  message: string;
+  body: string;
   oauth?: AuthConfig["oauth"];
   res: http.ServerResponse;
 }) => {
@@ -107,9 +108,7 @@ const sendUnauthorizedResponse = ({
     res.setHeader("WWW-Authenticate", wwwAuthHeader);
   }
 
-  res
-    .writeHead(401)
-    .end(createJsonRpcErrorResponse(-32000, message, getRequestId(body)));
+  res.writeHead(401).end(body);
 };
 
 /**
@@ -165,8 +164,11 @@ const handleCreateServerError = ({
 }) => {
   if (isAuthenticationError(error)) {
     sendUnauthorizedResponse({
-      body,
-      message: error instanceof Error ? error.message : String(error),
+      body: createJsonRpcErrorResponse(
+        -32000,
+        error instanceof Error ? error.message : String(error),
+        getRequestId(body),
+      ),
       oauth,
       res,
     });
@@ -362,11 +364,13 @@ const handleStreamRequest = async <T extends ServerLike>({
           const error = (authResult as { error?: unknown } | null)?.error;
 
           sendUnauthorizedResponse({
-            body,
-            message:
+            body: createJsonRpcErrorResponse(
+              -32000,
               typeof error === "string"
                 ? error
                 : "Unauthorized: Authentication failed",
+              getRequestId(body),
+            ),
             oauth,
             res,
           });
@@ -376,11 +380,13 @@ const handleStreamRequest = async <T extends ServerLike>({
         console.error("[mcp-proxy] authentication error", error);
 
         sendUnauthorizedResponse({
-          body,
-          message:
+          body: createJsonRpcErrorResponse(
+            -32000,
             error instanceof Error
               ? error.message
               : "Unauthorized: Authentication error",
+            getRequestId(body),
+          ),
           oauth,
           res,
         });
@@ -692,8 +698,11 @@ export const startHTTPServer = async <T extends ServerLike>({
     }
 
     if (!authMiddleware.validateRequest(req)) {
-      const authResponse = authMiddleware.getUnauthorizedResponse();
-      res.writeHead(401, authResponse.headers).end(authResponse.body);
+      sendUnauthorizedResponse({
+        body: authMiddleware.getUnauthorizedResponse().body,
+        oauth,
+        res,
+      });
       return;
     }
 
