@@ -18,22 +18,17 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 export class AuthenticationMiddleware {
   private readonly apiKeyDigest?: Buffer;
 
-  constructor(private config: AuthConfig = {}) {
+  constructor(config: AuthConfig = {}) {
     if (config.apiKey) {
       this.apiKeyDigest = digest(config.apiKey);
     }
   }
 
+  /**
+   * The body and headers of the API-key 401. The challenge is not among the
+   * headers: `startHTTPServer` adds it to every 401 (`getWWWAuthenticateHeader`).
+   */
   getUnauthorizedResponse(): { body: string; headers: Record<string, string> } {
-    const headers: Record<string, string> = {
-      "Content-Type": "application/json",
-    };
-
-    if (this.config.oauth?.protectedResource?.resource) {
-      headers["WWW-Authenticate"] =
-        `Bearer resource_metadata="${this.config.oauth.protectedResource.resource}/.well-known/oauth-protected-resource"`;
-    }
-
     return {
       body: JSON.stringify({
         error: {
@@ -43,7 +38,7 @@ export class AuthenticationMiddleware {
         id: null,
         jsonrpc: "2.0",
       }),
-      headers,
+      headers: { "Content-Type": "application/json" },
     };
   }
 

@@ -79,35 +79,201 @@ const createJsonRpcErrorResponse = (
   });
 };
 
-const getWWWAuthenticateHeader = (
-  oauth?: AuthConfig["oauth"],
-): string | undefined => {
-  if (!oauth?.protectedResource?.resource) {
-    return undefined;
+// RFC 6750 §3: a Bearer challenge carries at least one auth-param.
+const BARE_CHALLENGE = 'Bearer realm="mcp-proxy"';
+
+const MAX_CHALLENGE_LENGTH = 8192;
+
+/**
+ * What keeps a challenge off the wire, or `undefined` if nothing does. Only
+ * printable ASCII, space and HTAB pass: Node's `setHeader` throws on CR, LF,
+ * NUL, other controls and anything above U+00FF, and clients misread the
+ * rest (RFC 9110 §5.5).
+ */
+const getChallengeProblem = (value: unknown): string | undefined => {
+  if (typeof value !== "string") {
+    return `is ${value === null ? "null" : `a ${typeof value}`}, not a string`;
   }
 
-  return `Bearer resource_metadata="${oauth.protectedResource.resource}/.well-known/oauth-protected-resource"`;
+  if (value.trim() === "") {
+    return "is empty";
+  }
+
+  if (value.length > MAX_CHALLENGE_LENGTH) {
+    return `is ${value.length} characters long, over ${MAX_CHALLENGE_LENGTH}`;
+  }
+
+  const index = value.search(/[^\t\x20-\x7e]/);
+
+  return index === -1
+    ? undefined
+    : `has a character that is not printable ASCII at index ${index}`;
+};
+
+const getChallengeListProblem = (values: unknown[]): string | undefined => {
+  if (values.length === 0) {
+    return "is an empty array";
+  }
+
+  for (const [index, value] of values.entries()) {
+    const problem = getChallengeProblem(value);
+
+    if (problem) {
+      return `has an entry ${index} that ${problem}`;
+    }
+  }
+
+  return undefined;
 };
 
 /**
- * The one answer to a failed authentication: status, challenge and body.
+ * The challenge the app computed, from `authResult.wwwAuthenticate`: a string,
+ * or a non-empty array of strings sent as one field line each.
+ */
+const getDynamicChallenge = (
+  authResult: unknown,
+): string | string[] | undefined => {
+  let value: unknown;
+  let problem: string | undefined;
+
+  try {
+    value = (authResult as { wwwAuthenticate?: unknown } | null | undefined)
+      ?.wwwAuthenticate;
+    // A copy, so that what is checked is what is sent.
+    value = Array.isArray(value) ? [...value] : value;
+  } catch {
+    problem = "cannot be read";
+  }
+
+  if (value === undefined && !problem) {
+    return undefined;
+  }
+
+  problem ??= Array.isArray(value)
+    ? getChallengeListProblem(value)
+    : getChallengeProblem(value);
+
+  if (!problem) {
+    return value as string | string[];
+  }
+
+  console.warn(`[mcp-proxy] ignoring wwwAuthenticate: it ${problem}`);
+
+  return undefined;
+};
+
+/**
+ * The RFC 9728 §3.1 metadata URL of a resource: the well-known segment goes
+ * between the host and the path, and a path of "/" counts as none.
+ */
+const getResourceMetadataUrl = (resource: string): string | undefined => {
+  let url: URL;
+
+  try {
+    url = new URL(resource);
+  } catch {
+    return undefined;
+  }
+
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return undefined;
+  }
+
+  const path = url.pathname === "/" ? "" : url.pathname;
+
+  return `${url.origin}/.well-known/oauth-protected-resource${path}${url.search}`;
+};
+
+// RFC 9110 §5.6.4: escape `\` first, then `"`.
+const quote = (value: string) =>
+  `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+
+const getStaticChallenge = (
+  oauth?: AuthConfig["oauth"],
+): string | undefined => {
+  let resource: unknown;
+
+  try {
+    resource = oauth?.protectedResource?.resource;
+  } catch {
+    return undefined;
+  }
+
+  const metadataUrl =
+    typeof resource === "string" ? getResourceMetadataUrl(resource) : undefined;
+
+  if (!metadataUrl) {
+    return undefined;
+  }
+
+  const challenge = `Bearer resource_metadata=${quote(metadataUrl)}`;
+
+  return getChallengeProblem(challenge) ? undefined : challenge;
+};
+
+const getWWWAuthenticateHeader = (
+  authResult: unknown,
+  oauth?: AuthConfig["oauth"],
+): string | string[] =>
+  // RFC 6750 §3: only the app knows whether a token came, and why it failed.
+  getDynamicChallenge(authResult) ??
+  // RFC 9728 §5.1: point the client at the protected-resource metadata.
+  getStaticChallenge(oauth) ??
+  // RFC 9110 §15.5.2: a 401 MUST carry a challenge.
+  BARE_CHALLENGE;
+
+const getAuthErrorMessage = (authResult: unknown, fallback: string) => {
+  try {
+    const message =
+      authResult instanceof Error
+        ? authResult.message
+        : (authResult as { error?: unknown } | null | undefined)?.error;
+
+    return typeof message === "string" ? message : fallback;
+  } catch {
+    return fallback;
+  }
+};
+
+/**
+ * The JSON-RPC error body of a failed authentication, answering the request's
+ * id: the result's `error`, or the thrown Error's message, or `fallback`.
+ */
+const createUnauthorizedBody = ({
+  authResult,
+  fallbackMessage,
+  requestBody,
+}: {
+  authResult: unknown;
+  fallbackMessage: string;
+  requestBody: unknown;
+}) =>
+  createJsonRpcErrorResponse(
+    -32000,
+    getAuthErrorMessage(authResult, fallbackMessage),
+    getRequestId(requestBody),
+  );
+
+/**
+ * The one answer to a failed authentication: 401, the challenge, and the
+ * JSON-RPC error `body`. The CORS headers are already on `res`.
  */
 const sendUnauthorizedResponse = ({
+  authResult,
   body,
   oauth,
   res,
 }: {
+  authResult: unknown;
   body: string;
   oauth?: AuthConfig["oauth"];
   res: http.ServerResponse;
 }) => {
   res.setHeader("Content-Type", "application/json");
-
-  const wwwAuthHeader = getWWWAuthenticateHeader(oauth);
-  if (wwwAuthHeader) {
-    res.setHeader("WWW-Authenticate", wwwAuthHeader);
-  }
-
+  res.setHeader(
+    "WWW-Authenticate",
+    getWWWAuthenticateHeader(authResult, oauth),
+  );
   res.writeHead(401).end(body);
 };
 
@@ -164,11 +330,12 @@ const handleCreateServerError = ({
 }) => {
   if (isAuthenticationError(error)) {
     sendUnauthorizedResponse({
-      body: createJsonRpcErrorResponse(
-        -32000,
-        error instanceof Error ? error.message : String(error),
-        getRequestId(body),
-      ),
+      authResult: error,
+      body: createUnauthorizedBody({
+        authResult: error,
+        fallbackMessage: String(error),
+        requestBody: body,
+      }),
       oauth,
       res,
     });
@@ -180,6 +347,68 @@ const handleCreateServerError = ({
   }
 
   res.writeHead(500).end("Error creating server");
+};
+
+// Upstream's test: a falsy result, or one whose `authenticated` is falsy.
+const isAuthenticationFailure = (authResult: unknown) => {
+  try {
+    return (
+      !authResult ||
+      (typeof authResult === "object" &&
+        "authenticated" in authResult &&
+        !authResult.authenticated)
+    );
+  } catch {
+    // A result that cannot even be read proves no identity.
+    return true;
+  }
+};
+
+/**
+ * Runs `authenticate` and answers the request when it fails or throws.
+ * Returns whether it answered.
+ */
+const handleAuthentication = async ({
+  authenticate,
+  oauth,
+  req,
+  requestBody,
+  res,
+}: {
+  authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  oauth?: AuthConfig["oauth"];
+  req: http.IncomingMessage;
+  requestBody?: unknown;
+  res: http.ServerResponse;
+}): Promise<boolean> => {
+  if (!authenticate) {
+    return false;
+  }
+
+  let authResult: unknown;
+  let fallbackMessage = "Unauthorized: Authentication failed";
+
+  try {
+    authResult = await authenticate(req);
+
+    if (!isAuthenticationFailure(authResult)) {
+      return false;
+    }
+  } catch (error) {
+    console.error("[mcp-proxy] authentication error", error);
+
+    authResult = error;
+    fallbackMessage = "Unauthorized: Authentication error";
+  }
+
+  sendUnauthorizedResponse({
+    authResult,
+    body: createUnauthorizedBody({ authResult, fallbackMessage, requestBody }),
+    oauth,
+    res,
+  });
+
+  return true;
 };
 
 /**
@@ -351,47 +580,17 @@ const handleStreamRequest = async <T extends ServerLike>({
   if (req.method === "POST") {
     const body = await getBody(req);
 
-    if (stateless && authenticate) {
-      try {
-        const authResult = await authenticate(req);
-
-        if (
-          !authResult ||
-          (typeof authResult === "object" &&
-            "authenticated" in authResult &&
-            !authResult.authenticated)
-        ) {
-          const error = (authResult as { error?: unknown } | null)?.error;
-
-          sendUnauthorizedResponse({
-            body: createJsonRpcErrorResponse(
-              -32000,
-              typeof error === "string"
-                ? error
-                : "Unauthorized: Authentication failed",
-              getRequestId(body),
-            ),
-            oauth,
-            res,
-          });
-          return;
-        }
-      } catch (error) {
-        console.error("[mcp-proxy] authentication error", error);
-
-        sendUnauthorizedResponse({
-          body: createJsonRpcErrorResponse(
-            -32000,
-            error instanceof Error
-              ? error.message
-              : "Unauthorized: Authentication error",
-            getRequestId(body),
-          ),
-          oauth,
-          res,
-        });
-        return;
-      }
+    if (
+      stateless &&
+      (await handleAuthentication({
+        authenticate,
+        oauth,
+        req,
+        requestBody: body,
+        res,
+      }))
+    ) {
+      return;
     }
 
     if (sessionId) {
@@ -699,6 +898,7 @@ export const startHTTPServer = async <T extends ServerLike>({
 
     if (!authMiddleware.validateRequest(req)) {
       sendUnauthorizedResponse({
+        authResult: undefined,
         body: authMiddleware.getUnauthorizedResponse().body,
         oauth,
         res,

@@ -306,7 +306,7 @@ describe("the built package", () => {
     );
   });
 
-  it("AuthenticationMiddleware behaves like upstream's", async () => {
+  it("AuthenticationMiddleware gives upstream's body, and leaves the challenge to startHTTPServer", async () => {
     const ours = await import(pathToFileURL(join(dist, "index.js")).href);
     const upstream = await import("mcp-proxy-upstream");
     const configs = [
@@ -322,8 +322,23 @@ describe("the built package", () => {
     for (const config of configs) {
       const make = (module: typeof upstream) =>
         new module.AuthenticationMiddleware(config);
-      expect(make(ours).getUnauthorizedResponse()).toEqual(
-        make(upstream).getUnauthorizedResponse(),
+      const upstreamResponse = make(upstream).getUnauthorizedResponse();
+      const ourResponse = make(ours).getUnauthorizedResponse();
+
+      expect(ourResponse.body).toBe(upstreamResponse.body);
+      // The challenge moved to startHTTPServer, which adds it to every 401;
+      // 5.10.0 put it here, and only when `oauth` was set.
+      expect(ourResponse.headers).toEqual({
+        "Content-Type": "application/json",
+      });
+      expect(upstreamResponse.headers).toEqual(
+        config?.oauth
+          ? {
+              "Content-Type": "application/json",
+              "WWW-Authenticate":
+                'Bearer resource_metadata="https://example.com/.well-known/oauth-protected-resource"',
+            }
+          : { "Content-Type": "application/json" },
       );
     }
   });

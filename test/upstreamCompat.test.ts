@@ -33,7 +33,10 @@ type Expected = {
 
 type Row = {
   exchange: (url: string) => Promise<Snapshot>;
+  /** Upstream's answer, and ours unless `fork` says otherwise. */
   expected: Expected;
+  /** Our answer where DESIGN.md's 401 contract changes upstream's. */
+  fork?: Expected;
   name: string;
   options?: Partial<HTTPServerOptions>;
   sdkDifference?: SDKDifference;
@@ -90,6 +93,7 @@ const DEFAULT_CORS = {
   "access-control-expose-headers": "Mcp-Session-Id",
 };
 const REQUEST_ID = 42;
+const BARE_CHALLENGE = 'Bearer realm="mcp-proxy"';
 
 const jsonRpcError = (code: number, message: string, id: unknown = null) =>
   JSON.stringify({ error: { code, message }, id, jsonrpc: "2.0" });
@@ -167,6 +171,12 @@ const unauthorized = (
   status: 401,
 });
 
+/** `expected` with another challenge: the fork's answer without `oauth`. */
+const withChallenge = (expected: Expected, challenge: string): Expected => ({
+  ...expected,
+  headers: { ...expected.headers, "www-authenticate": challenge },
+});
+
 const pipelineRows: Row[] = [
   {
     exchange: send({
@@ -229,12 +239,15 @@ const apiKeyRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
     },
     status: 401,
   };
+  // Without oauth, 5.10.0 sent no challenge; the fork sends the bare one.
+  const fork = oauth ? undefined : withChallenge(denied, BARE_CHALLENGE);
   const options = { apiKey: "secret", oauth };
 
   return [
     {
       exchange: send(initialize),
       expected: denied,
+      fork,
       name: `API key missing${suffix}`,
       options,
     },
@@ -243,6 +256,7 @@ const apiKeyRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
         post(initializeRequest(), { ...streamHeaders, "X-API-Key": "" }),
       ),
       expected: denied,
+      fork,
       name: `API key empty${suffix}`,
       options,
     },
@@ -251,12 +265,17 @@ const apiKeyRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
         post(initializeRequest(), { ...streamHeaders, "X-API-Key": "secreT" }),
       ),
       expected: denied,
+      fork,
       name: `API key wrong${suffix}`,
       options,
     },
     {
       exchange: send({ headers: { Origin: ORIGIN }, path: "/unknown" }),
       expected: { ...denied, headers: { ...denied.headers, ...DEFAULT_CORS } },
+      fork: fork && {
+        ...fork,
+        headers: { ...fork.headers, ...DEFAULT_CORS },
+      },
       name: `API key checked before 404, CORS kept${suffix}`,
       options,
     },
@@ -294,6 +313,7 @@ apiKeyRows.push(
   {
     exchange: send({ path: "/custom" }),
     expected: { status: 401 },
+    fork: { status: 401 },
     name: "API key asked before onUnhandledRequest",
     options: {
       apiKey: "secret",
@@ -694,9 +714,14 @@ const authenticateRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
     authenticate: () => Promise<unknown>,
     expected: Expected,
     request: RequestSpec = initialize,
+    challenge = oauth ? undefined : BARE_CHALLENGE,
   ): Row => ({
     exchange: send(request),
     expected,
+    fork:
+      challenge && expected.status === 401
+        ? withChallenge(expected, challenge)
+        : undefined,
     name: `stateless authenticate ${name}${suffix}`,
     options: { authenticate, oauth, stateless: true },
   });
@@ -724,13 +749,15 @@ const authenticateRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
       unauthorized("x", is),
     ),
     failed(
-      "returns a wwwAuthenticate (ignored by the base)",
+      "returns a wwwAuthenticate (5.10.0 ignores it)",
       async () => ({
         authenticated: false,
         error: "x",
         wwwAuthenticate: 'Bearer realm="app"',
       }),
       unauthorized("x", is),
+      initialize,
+      'Bearer realm="app"',
     ),
     failed(
       "throws an Error",
@@ -815,6 +842,15 @@ const createServerRows: Row[] = [
               },
             )
           : { body: "Error creating server", status: 500 },
+      fork:
+        answer === "401" && !oauth
+          ? withChallenge(
+              unauthorized(
+                thrown instanceof Error ? thrown.message : String(thrown),
+              ),
+              BARE_CHALLENGE,
+            )
+          : undefined,
       name: `createServer throws ${describeThrown(thrown)} → ${answer}${oauth ? " (with oauth)" : ""}`,
       options: { createServer: throwing(thrown), oauth },
     })),
@@ -845,6 +881,13 @@ const createServerRows: Row[] = [
 
 const pickHeaders = (answer: Snapshot, names: string[]) =>
   Object.fromEntries(names.map((name) => [name, answer.headers[name]]));
+
+const expectAnswer = (answer: Snapshot, { headers, ...rest }: Expected) => {
+  expect(answer).toMatchObject(rest);
+  if (headers) {
+    expect(pickHeaders(answer, Object.keys(headers))).toEqual(headers);
+  }
+};
 
 /** The test title: the row's name, plus what is left out of the comparison. */
 const withTitle = (row: Row) => {
@@ -904,6 +947,7 @@ describe("our startHTTPServer answers like upstream 5.10.0", () => {
     for (const {
       exchange,
       expected,
+      fork,
       options,
       sdkDifference,
       title,
@@ -917,14 +961,17 @@ describe("our startHTTPServer answers like upstream 5.10.0", () => {
         const ourAnswer = await exchange(ours.url);
         const upstreamAnswer = await exchange(upstream.url);
 
+        if (fork) {
+          // The 401 contract changes this answer: upstream keeps its old one.
+          expectAnswer(upstreamAnswer, expected);
+          expectAnswer(ourAnswer, fork);
+          return;
+        }
+
         expect(comparable(ourAnswer, sdkDifference)).toEqual(
           comparable(upstreamAnswer, sdkDifference),
         );
-        const { headers, ...rest } = expected;
-        expect(ourAnswer).toMatchObject(rest);
-        if (headers) {
-          expect(pickHeaders(ourAnswer, Object.keys(headers))).toEqual(headers);
-        }
+        expectAnswer(ourAnswer, expected);
       });
     }
   });
