@@ -254,9 +254,25 @@ const createUnauthorizedBody = ({
     getRequestId(requestBody),
   );
 
+// RFC 6750 §3.1: a token without the scope needed (step-up) is a 403; every
+// other failure is a 401.
+const getAuthFailureStatus = (authResult: unknown) => {
+  try {
+    const { status, statusCode } = authResult as {
+      status?: unknown;
+      statusCode?: unknown;
+    };
+
+    return (statusCode ?? status) === 403 ? 403 : 401;
+  } catch {
+    return 401;
+  }
+};
+
 /**
- * The one answer to a failed authentication: 401, the challenge, and the
- * JSON-RPC error `body`. The CORS headers are already on `res`.
+ * The one answer to a failed authentication: 401 (403 when the result says
+ * so), the challenge, and the JSON-RPC error `body`. The CORS headers are
+ * already on `res`.
  */
 const sendUnauthorizedResponse = ({
   authResult,
@@ -274,7 +290,7 @@ const sendUnauthorizedResponse = ({
     "WWW-Authenticate",
     getWWWAuthenticateHeader(authResult, oauth),
   );
-  res.writeHead(401).end(body);
+  res.writeHead(getAuthFailureStatus(authResult)).end(body);
 };
 
 /**

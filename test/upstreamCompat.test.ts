@@ -769,11 +769,20 @@ const authenticateRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
       throwing("nope"),
       unauthorized("Unauthorized: Authentication error", is),
     ),
-    failed(
-      "throws a Response (not passed through)",
-      throwing(new Response(null, { status: 403 })),
-      unauthorized("Unauthorized: Authentication error", is),
-    ),
+    {
+      ...failed(
+        "throws a Response(null, 403) (5.10.0 answers 401)",
+        throwing(new Response(null, { status: 403 })),
+        unauthorized("Unauthorized: Authentication error", is),
+      ),
+      fork: {
+        ...withChallenge(
+          unauthorized("Unauthorized: Authentication error"),
+          oauth ? CHALLENGE : BARE_CHALLENGE,
+        ),
+        status: 403,
+      },
+    },
     failed(
       "fails on a batch (id null)",
       async () => false,
@@ -801,6 +810,24 @@ const authenticateRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
       sdkDifference: SDK_STREAM,
     },
   ];
+});
+
+authenticateRows.push({
+  exchange: send(initialize),
+  expected: unauthorized("no scope"),
+  fork: {
+    ...withChallenge(unauthorized("no scope"), BARE_CHALLENGE),
+    status: 403,
+  },
+  name: "stateless authenticate says statusCode 403 (5.10.0 answers 401)",
+  options: {
+    authenticate: async () => ({
+      authenticated: false,
+      error: "no scope",
+      statusCode: 403,
+    }),
+    stateless: true,
+  },
 });
 
 authenticateRows.push({
