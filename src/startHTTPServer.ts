@@ -592,23 +592,24 @@ const handleStreamRequest = async <T extends ServerLike>({
   stateless?: boolean;
 }) => {
   const sessionId = [req.headers["mcp-session-id"]].flat()[0];
+  const body = req.method === "POST" ? await getBody(req) : undefined;
+
+  // MCP authorization §2.6: credentials come with every request, and are
+  // checked before the session is looked up, so a live session id with a
+  // revoked token gets a 401, never the session.
+  if (
+    await handleAuthentication({
+      authenticate,
+      oauth,
+      req,
+      requestBody: body,
+      res,
+    })
+  ) {
+    return;
+  }
 
   if (req.method === "POST") {
-    const body = await getBody(req);
-
-    if (
-      stateless &&
-      (await handleAuthentication({
-        authenticate,
-        oauth,
-        req,
-        requestBody: body,
-        res,
-      }))
-    ) {
-      return;
-    }
-
     if (sessionId) {
       const session = activeTransports[sessionId];
 
@@ -753,19 +754,27 @@ const handleStreamRequest = async <T extends ServerLike>({
 
 const handleSSERequest = async <T extends ServerLike>({
   activeTransports,
+  authenticate,
   createServer,
+  oauth,
   onClose,
   onConnect,
   req,
   res,
 }: {
   activeTransports: Record<string, SSEServerTransport>;
+  authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   createServer: (request: http.IncomingMessage) => Promise<T>;
+  oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
   onConnect?: (server: T) => Promise<void>;
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }) => {
+  if (await handleAuthentication({ authenticate, oauth, req, res })) {
+    return;
+  }
+
   let closed = false;
 
   res.once("close", () => {
@@ -826,13 +835,21 @@ const handleSSERequest = async <T extends ServerLike>({
 
 const handleSSEMessage = async ({
   activeTransports,
+  authenticate,
+  oauth,
   req,
   res,
 }: {
   activeTransports: Record<string, SSEServerTransport>;
+  authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }) => {
+  if (await handleAuthentication({ authenticate, oauth, req, res })) {
+    return;
+  }
+
   const sessionId = new URL(req.url!, "http://localhost").searchParams.get(
     "sessionId",
   );
@@ -932,7 +949,9 @@ export const startHTTPServer = async <T extends ServerLike>({
     if (sseEndpoint && req.method === "GET" && pathname === sseEndpoint) {
       await handleSSERequest({
         activeTransports: activeSSETransports,
+        authenticate,
         createServer,
+        oauth,
         onClose,
         onConnect,
         req,
@@ -948,6 +967,8 @@ export const startHTTPServer = async <T extends ServerLike>({
     ) {
       await handleSSEMessage({
         activeTransports: activeSSETransports,
+        authenticate,
+        oauth,
         req,
         res,
       });

@@ -833,7 +833,11 @@ authenticateRows.push({
 authenticateRows.push({
   exchange: send(initialize),
   expected: { sessionId: true, status: 200 },
-  name: "stateful mode never calls authenticate",
+  fork: withChallenge(
+    unauthorized("Unauthorized: Authentication failed"),
+    BARE_CHALLENGE,
+  ),
+  name: "stateful authenticate (5.10.0 never calls it)",
   options: { authenticate: async () => false },
   sdkDifference: SDK_STREAM,
 });
