@@ -271,94 +271,200 @@ const getAuthFailureStatus = (authResult: unknown) => {
 
 /**
  * The one answer to a failed authentication: 401 (403 when the result says
- * so), the challenge, and the JSON-RPC error `body`. The CORS headers are
- * already on `res`.
+ * so), the challenge, and the JSON-RPC error `body`. The CORS headers, and a
+ * thrown `Response`'s own headers, are already on `res`, and are kept.
  */
 const sendUnauthorizedResponse = ({
   authResult,
   body,
   oauth,
   res,
+  status = getAuthFailureStatus(authResult),
+  statusMessage,
 }: {
   authResult: unknown;
   body: string;
   oauth?: AuthConfig["oauth"];
   res: http.ServerResponse;
+  status?: number;
+  statusMessage?: string;
 }) => {
-  res.setHeader("Content-Type", "application/json");
-  res.setHeader(
-    "WWW-Authenticate",
-    getWWWAuthenticateHeader(authResult, oauth),
-  );
-  res.writeHead(getAuthFailureStatus(authResult)).end(body);
+  if (!res.hasHeader("Content-Type")) {
+    res.setHeader("Content-Type", "application/json");
+  }
+
+  // RFC 9110 §15.5.2: a 401 MUST carry a challenge (RFC 6750 §3.1 gives the
+  // 403 of insufficient_scope one too).
+  if ((status === 401 || status === 403) && !res.hasHeader("WWW-Authenticate")) {
+    res.setHeader(
+      "WWW-Authenticate",
+      getWWWAuthenticateHeader(authResult, oauth),
+    );
+  }
+
+  res.writeHead(status, statusMessage).end(body);
 };
 
 /**
- * A `Response` thrown by `createServer` is sent as its status and headers,
- * with the status text as the body (upstream 5.10.0's behaviour).
+ * Whether `value` is a `Response`. Checked by shape: `instanceof` misses the
+ * Responses of another copy of undici, which FastMCP brings.
  */
-const handleResponseError = (
-  error: unknown,
-  res: http.ServerResponse,
-): boolean => {
-  if (!(error instanceof Response)) {
+const isResponseLike = (value: unknown): value is Response => {
+  try {
+    const { headers, status, text } = value as Response;
+
+    return (
+      Number.isInteger(status) &&
+      status >= 200 &&
+      status <= 599 &&
+      typeof headers?.forEach === "function" &&
+      typeof text === "function"
+    );
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Sends a `Response` thrown by `authenticate` or `createServer` as it is:
+ * its status, every header and its body. Only gaps are filled: a 401 or 403
+ * without a challenge gets one, and an empty body the JSON-RPC error body.
+ * Returns whether `error` was a Response.
+ */
+const handleResponseError = async ({
+  error,
+  oauth,
+  requestBody,
+  res,
+}: {
+  error: unknown;
+  oauth?: AuthConfig["oauth"];
+  requestBody?: unknown;
+  res: http.ServerResponse;
+}): Promise<boolean> => {
+  if (!isResponseLike(error)) {
     return false;
   }
 
-  const headers: Record<string, string | string[]> = {};
-  error.headers.forEach((value, key) => {
-    const previous = headers[key];
-    if (previous === undefined) {
-      headers[key] = value;
-    } else {
-      headers[key] = [previous, value].flat();
+  let body = "";
+
+  try {
+    body = await error.text();
+  } catch {
+    // A body already read, or one that fails, counts as none.
+  }
+
+  try {
+    const headers = new Map<string, string[]>();
+
+    // Repeated names (Set-Cookie) stay separate field lines.
+    error.headers.forEach((value, name) => {
+      headers.set(name, [...(headers.get(name) ?? []), value]);
+    });
+
+    for (const [name, values] of headers) {
+      res.setHeader(name, values.length === 1 ? values[0] : values);
     }
+  } catch (headerError) {
+    console.warn("[mcp-proxy] ignoring a header of a thrown Response", headerError);
+  }
+
+  const isAuthStatus = error.status === 401 || error.status === 403;
+
+  if (!body) {
+    res.setHeader("Content-Type", "application/json");
+    body = createJsonRpcErrorResponse(
+      -32000,
+      error.statusText ||
+        (isAuthStatus
+          ? "Unauthorized: Authentication error"
+          : (http.STATUS_CODES[error.status] ?? "Error")),
+      getRequestId(requestBody),
+    );
+  }
+
+  sendUnauthorizedResponse({
+    authResult: error,
+    body,
+    oauth,
+    res,
+    status: error.status,
+    statusMessage: /^[\t\x20-\x7e\x80-\xff]*$/.test(error.statusText)
+      ? error.statusText
+      : undefined,
   });
-  res.writeHead(error.status, error.statusText, headers).end(error.statusText);
 
   return true;
 };
 
-// Upstream 5.10.0 turns a `createServer` error into a 401 when its message
-// contains one of these words.
+const getErrorText = (error: unknown) => {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return "";
+  }
+};
+
+/**
+ * Whether an error `createServer` threw means the request failed
+ * authentication: it carries a challenge, or a 401 or 403 status.
+ */
 const isAuthenticationError = (error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
+  try {
+    const { status, statusCode, wwwAuthenticate } = error as {
+      status?: unknown;
+      statusCode?: unknown;
+      wwwAuthenticate?: unknown;
+    };
+
+    if (
+      wwwAuthenticate !== undefined ||
+      [401, 403].includes(Number(statusCode ?? status))
+    ) {
+      return true;
+    }
+  } catch {
+    // Nothing readable: only its text can tell.
+  }
+
+  // Kept for compatibility with 5.10.0, which recognised these words only.
+  const text = getErrorText(error);
 
   return ["Authentication", "Invalid JWT", "Token", "Unauthorized"].some(
-    (word) => message.includes(word),
+    (word) => text.includes(word),
   );
 };
 
 /**
- * Answers a failed `createServer` call: 401 for authentication errors, the
- * thrown `Response` as is, else 500.
+ * Answers a failed `createServer` call: a thrown `Response` as it is, an
+ * authentication error as a 401, anything else as a 500.
  */
-const handleCreateServerError = ({
-  body,
+const handleCreateServerError = async ({
   error,
   oauth,
+  requestBody,
   res,
 }: {
-  body: unknown;
   error: unknown;
   oauth?: AuthConfig["oauth"];
+  requestBody?: unknown;
   res: http.ServerResponse;
 }) => {
+  if (await handleResponseError({ error, oauth, requestBody, res })) {
+    return;
+  }
+
   if (isAuthenticationError(error)) {
     sendUnauthorizedResponse({
       authResult: error,
       body: createUnauthorizedBody({
         authResult: error,
-        fallbackMessage: String(error),
-        requestBody: body,
+        fallbackMessage: getErrorText(error),
+        requestBody,
       }),
       oauth,
       res,
     });
-    return;
-  }
-
-  if (handleResponseError(error, res)) {
     return;
   }
 
@@ -412,6 +518,10 @@ const handleAuthentication = async ({
     }
   } catch (error) {
     console.error("[mcp-proxy] authentication error", error);
+
+    if (await handleResponseError({ error, oauth, requestBody, res })) {
+      return true;
+    }
 
     authResult = error;
     fallbackMessage = "Unauthorized: Authentication error";
@@ -645,7 +755,7 @@ const handleStreamRequest = async <T extends ServerLike>({
     try {
       server = await createServer(req);
     } catch (error) {
-      handleCreateServerError({ body, error, oauth, res });
+      await handleCreateServerError({ error, oauth, requestBody: body, res });
       return;
     }
 
@@ -786,9 +896,7 @@ const handleSSERequest = async <T extends ServerLike>({
   try {
     server = await createServer(req);
   } catch (error) {
-    if (!handleResponseError(error, res)) {
-      res.writeHead(500).end("Error creating server");
-    }
+    await handleCreateServerError({ error, oauth, res });
     return;
   }
 
