@@ -570,7 +570,8 @@ const defaultCorsOptions: CorsOptions = {
   allowedHeaders:
     "Content-Type, Authorization, Accept, Mcp-Session-Id, Last-Event-Id",
   credentials: true,
-  exposedHeaders: ["Mcp-Session-Id"],
+  // Browser clients can read the challenge only if it is exposed.
+  exposedHeaders: ["Mcp-Session-Id", "WWW-Authenticate"],
   methods: ["GET", "POST", "OPTIONS"],
   origin: "*",
 };
