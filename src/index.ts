@@ -3,6 +3,6 @@ export { AuthenticationMiddleware } from "./authentication.js";
 export { InMemoryEventStore } from "./InMemoryEventStore.js";
 export { proxyServer } from "./proxyServer.js";
 export type { CorsOptions } from "./startHTTPServer.js";
-export { startHTTPServer } from "./startHTTPServer.js";
+export { getWWWAuthenticateHeader, startHTTPServer } from "./startHTTPServer.js";
 export { ServerType, startStdioServer } from "./startStdioServer.js";
 export { tapTransport } from "./tapTransport.js";

@@ -211,7 +211,27 @@ const getStaticChallenge = (
   return getChallengeProblem(challenge) ? undefined : challenge;
 };
 
-const getWWWAuthenticateHeader = (
+/**
+ * The `WWW-Authenticate` value of a failed authentication; the first rule
+ * that applies wins:
+ *
+ * 1. `authResult.wwwAuthenticate`, the challenge `authenticate` returned (or
+ *    an error thrown by `authenticate` or `createServer` carries): a string,
+ *    or an array sent as one field line each. It is ignored, with a warning,
+ *    unless every value is non-empty printable ASCII of at most 8 KiB.
+ * 2. `Bearer resource_metadata="…"`, the RFC 9728 §3.1 metadata URL of
+ *    `oauth.protectedResource.resource`.
+ * 3. `Bearer realm="mcp-proxy"`.
+ *
+ * It never throws, whatever the arguments hold.
+ *
+ * @example
+ * getWWWAuthenticateHeader(undefined, {
+ *   protectedResource: { resource: "https://example.com/mcp" },
+ * });
+ * // 'Bearer resource_metadata="https://example.com/.well-known/oauth-protected-resource/mcp"'
+ */
+export const getWWWAuthenticateHeader = (
   authResult: unknown,
   oauth?: AuthConfig["oauth"],
 ): string | string[] =>
