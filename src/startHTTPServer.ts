@@ -291,8 +291,9 @@ const getAuthFailureStatus = (authResult: unknown) => {
 
 /**
  * The one answer to a failed authentication: 401 (403 when the result says
- * so), the challenge, and the JSON-RPC error `body`. The CORS headers, and a
- * thrown `Response`'s own headers, are already on `res`, and are kept.
+ * so), the challenge, and the JSON-RPC error `body`. A thrown `Response` goes
+ * out through here too, with its own status; its headers, like the CORS
+ * headers, are already on `res` and are kept.
  */
 const sendUnauthorizedResponse = ({
   authResult,
@@ -508,19 +509,21 @@ const isAuthenticationFailure = (authResult: unknown) => {
 
 /**
  * Runs `authenticate` and answers the request when it fails or throws.
- * Returns whether it answered.
+ * Returns whether it answered. `getRequestBody` gives the JSON-RPC request
+ * whose id the error answers; it is only called on failure, so a body the
+ * SDK reads itself (`POST /messages`) is read here only when it never will.
  */
 const handleAuthentication = async ({
   authenticate,
+  getRequestBody,
   oauth,
   req,
-  requestBody,
   res,
 }: {
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  getRequestBody?: () => Promise<unknown>;
   oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
-  requestBody?: unknown;
   res: http.ServerResponse;
 }): Promise<boolean> => {
   if (!authenticate) {
@@ -528,7 +531,7 @@ const handleAuthentication = async ({
   }
 
   let authResult: unknown;
-  let fallbackMessage = "Unauthorized: Authentication failed";
+  let threw = false;
 
   try {
     authResult = await authenticate(req);
@@ -539,17 +542,28 @@ const handleAuthentication = async ({
   } catch (error) {
     console.error("[mcp-proxy] authentication error", error);
 
-    if (await handleResponseError({ error, oauth, requestBody, res })) {
-      return true;
-    }
-
     authResult = error;
-    fallbackMessage = "Unauthorized: Authentication error";
+    threw = true;
+  }
+
+  const requestBody = await getRequestBody?.();
+
+  if (
+    threw &&
+    (await handleResponseError({ error: authResult, oauth, requestBody, res }))
+  ) {
+    return true;
   }
 
   sendUnauthorizedResponse({
     authResult,
-    body: createUnauthorizedBody({ authResult, fallbackMessage, requestBody }),
+    body: createUnauthorizedBody({
+      authResult,
+      fallbackMessage: threw
+        ? "Unauthorized: Authentication error"
+        : "Unauthorized: Authentication failed",
+      requestBody,
+    }),
     oauth,
     res,
   });
@@ -731,9 +745,9 @@ const handleStreamRequest = async <T extends ServerLike>({
   if (
     await handleAuthentication({
       authenticate,
+      getRequestBody: async () => body,
       oauth,
       req,
-      requestBody: body,
       res,
     })
   ) {
@@ -975,7 +989,15 @@ const handleSSEMessage = async ({
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }) => {
-  if (await handleAuthentication({ authenticate, oauth, req, res })) {
+  if (
+    await handleAuthentication({
+      authenticate,
+      getRequestBody: () => getBody(req),
+      oauth,
+      req,
+      res,
+    })
+  ) {
     return;
   }
 
