@@ -35,3 +35,10 @@ export const streamHeaders = {
   Accept: "application/json, text/event-stream",
   "Content-Type": "application/json",
 };
+
+/**
+ * Table rows as `[name, row]` for `it.each(...)("%s", (_, row) => …)`:
+ * a `$name` title is cut at 40 characters.
+ */
+export const byName = <T extends { name: string }>(rows: T[]) =>
+  rows.map((row): [string, T] => [row.name, row]);
