@@ -601,12 +601,14 @@ const createCleanup = <T extends ServerLike>(
 };
 
 const defaultCorsOptions: CorsOptions = {
+  // The SDK's client sends Mcp-Protocol-Version on every request after
+  // initialize, and DELETE to end its session.
   allowedHeaders:
-    "Content-Type, Authorization, Accept, Mcp-Session-Id, Last-Event-Id",
+    "Content-Type, Authorization, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-Id",
   credentials: true,
   // Browser clients can read the challenge only if it is exposed.
   exposedHeaders: ["Mcp-Session-Id", "WWW-Authenticate"],
-  methods: ["GET", "POST", "OPTIONS"],
+  methods: ["GET", "POST", "DELETE", "OPTIONS"],
   origin: "*",
 };
 
@@ -651,19 +653,29 @@ const applyCorsHeaders = (
   }
 
   let allowedOrigin: string | undefined;
+  let origin: string;
 
   try {
-    allowedOrigin = getAllowedOrigin(
-      new URL(req.headers.origin).origin,
-      corsOptions.origin,
-    );
+    origin = new URL(req.headers.origin).origin;
+    allowedOrigin = getAllowedOrigin(origin, corsOptions.origin);
   } catch (error) {
     console.error("[mcp-proxy] error parsing origin", error);
     return;
   }
 
+  // Fetch §3.2.5: a credentialed request is refused a `*` origin, so with
+  // credentials allowed, `*` means whichever origin asks.
+  if (allowedOrigin === "*" && corsOptions.credentials) {
+    allowedOrigin = origin;
+  }
+
   if (allowedOrigin) {
     res.setHeader("Access-Control-Allow-Origin", allowedOrigin);
+  }
+
+  // RFC 9110 §12.5.5: an answer that depends on the Origin tells caches so.
+  if (typeof corsOptions.origin !== "string" || allowedOrigin === origin) {
+    res.setHeader("Vary", "Origin");
   }
 
   if (corsOptions.credentials !== undefined) {

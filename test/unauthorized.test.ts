@@ -523,15 +523,19 @@ const createServerFailures: CreateServerFailure[] = [
   },
 ];
 
-/** Adds an Origin: the answer carries the CORS headers, the challenge exposed. */
+/**
+ * Adds an Origin: the answer carries the CORS headers, the challenge exposed
+ * (and, credentials being allowed by default, the origin echoed).
+ */
 const withOrigin = (row: Row): Row => ({
   ...row,
   expected: {
     ...row.expected,
     headers: {
       ...row.expected.headers,
-      "access-control-allow-origin": ["*"],
+      "access-control-allow-origin": ["https://app.example"],
       "access-control-expose-headers": ["Mcp-Session-Id, WWW-Authenticate"],
+      vary: ["Origin"],
     },
   },
   name: `${row.name}, with Origin`,

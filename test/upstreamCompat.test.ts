@@ -92,10 +92,41 @@ const DEFAULT_CORS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers": "Mcp-Session-Id",
 };
-/** The fork's default, which exposes the challenge to browser clients. */
-const FORK_EXPOSE_HEADERS = "Mcp-Session-Id, WWW-Authenticate";
+/**
+ * The CORS defaults the fork changes so that browser MCP clients work, each
+ * as [fork, 5.10.0]: the challenge is exposed, the SDK's
+ * Mcp-Protocol-Version header and DELETE are allowed.
+ */
+const CORS_DEFAULT_CHANGES: Record<string, [string, string]> = {
+  "access-control-allow-headers": [
+    "Content-Type, Authorization, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-Id",
+    "Content-Type, Authorization, Accept, Mcp-Session-Id, Last-Event-Id",
+  ],
+  "access-control-allow-methods": [
+    "GET, POST, DELETE, OPTIONS",
+    "GET, POST, OPTIONS",
+  ],
+  "access-control-expose-headers": [
+    "Mcp-Session-Id, WWW-Authenticate",
+    "Mcp-Session-Id",
+  ],
+};
 const REQUEST_ID = 42;
 const BARE_CHALLENGE = 'Bearer realm="mcp-proxy"';
+
+/**
+ * The fork's default CORS headers for a request from ORIGIN: with
+ * credentials allowed it echoes the origin (a credentialed fetch refuses
+ * `*`), and says `Vary: Origin`.
+ */
+const FORK_DEFAULT_CORS = {
+  ...DEFAULT_CORS,
+  ...Object.fromEntries(
+    Object.entries(CORS_DEFAULT_CHANGES).map(([name, [fork]]) => [name, fork]),
+  ),
+  "access-control-allow-origin": ORIGIN,
+  vary: "Origin",
+};
 
 const jsonRpcError = (code: number, message: string, id: unknown = null) =>
   JSON.stringify({ error: { code, message }, id, jsonrpc: "2.0" });
@@ -190,15 +221,8 @@ const pipelineRows: Row[] = [
       path: "/mcp",
     }),
     expected: { body: "", headers: DEFAULT_CORS, status: 204 },
-    fork: {
-      body: "",
-      headers: {
-        ...DEFAULT_CORS,
-        "access-control-expose-headers": FORK_EXPOSE_HEADERS,
-      },
-      status: 204,
-    },
-    name: "OPTIONS answers 204 with the CORS headers (WWW-Authenticate exposed)",
+    fork: { body: "", headers: FORK_DEFAULT_CORS, status: 204 },
+    name: "OPTIONS answers 204 with the CORS headers (the fork's defaults)",
   },
   {
     exchange: send({ method: "OPTIONS", path: "/anything" }),
@@ -287,11 +311,7 @@ const apiKeyRows: Row[] = [undefined, OAUTH].flatMap((oauth) => {
       expected: { ...denied, headers: { ...denied.headers, ...DEFAULT_CORS } },
       fork: fork && {
         ...fork,
-        headers: {
-          ...fork.headers,
-          ...DEFAULT_CORS,
-          "access-control-expose-headers": FORK_EXPOSE_HEADERS,
-        },
+        headers: { ...fork.headers, ...FORK_DEFAULT_CORS },
       },
       name: `API key checked before 404, CORS kept${suffix}`,
       options,
@@ -938,19 +958,34 @@ const pickHeaders = (answer: Snapshot, names: string[]) =>
   Object.fromEntries(names.map((name) => [name, answer.headers[name]]));
 
 /**
- * Our answer as 5.10.0 would expose its headers: the one CORS default the
- * fork changes, shown by the OPTIONS row, is left out of the other rows.
+ * Our answer with 5.10.0's CORS defaults where the fork changed them (the
+ * OPTIONS row shows the fork's), so the other rows compare everything else.
  */
-const withUpstreamExposeHeaders = (answer: Snapshot): Snapshot =>
-  answer.headers["access-control-expose-headers"] === FORK_EXPOSE_HEADERS
-    ? {
-        ...answer,
-        headers: {
-          ...answer.headers,
-          "access-control-expose-headers": "Mcp-Session-Id",
-        },
-      }
-    : answer;
+const withUpstreamCorsDefaults = (
+  answer: Snapshot,
+  upstream: Snapshot,
+): Snapshot => {
+  const headers = { ...answer.headers };
+
+  for (const [name, [fork, old]] of Object.entries(CORS_DEFAULT_CHANGES)) {
+    if (headers[name] === fork) {
+      headers[name] = old;
+    }
+  }
+
+  if (upstream.headers.vary === undefined) {
+    delete headers.vary;
+  }
+
+  if (
+    upstream.headers["access-control-allow-origin"] === "*" &&
+    upstream.headers["access-control-allow-credentials"] === "true"
+  ) {
+    headers["access-control-allow-origin"] = "*";
+  }
+
+  return { ...answer, headers };
+};
 
 const expectAnswer = (answer: Snapshot, { headers, ...rest }: Expected) => {
   expect(answer).toMatchObject(rest);
@@ -1038,7 +1073,10 @@ describe("our startHTTPServer answers like upstream 5.10.0", () => {
           return;
         }
 
-        const comparableAnswer = withUpstreamExposeHeaders(ourAnswer);
+        const comparableAnswer = withUpstreamCorsDefaults(
+          ourAnswer,
+          upstreamAnswer,
+        );
         expect(comparable(comparableAnswer, sdkDifference)).toEqual(
           comparable(upstreamAnswer, sdkDifference),
         );
