@@ -1,0 +1,160 @@
+// The FastMCP 3.22.0 app of e2e/fixtures/fastmcp-app.mjs, run as a child
+// process inside a consumer project, and the seed check against it.
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+
+import { request } from "node:http";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+import {
+  cleanEnvironment,
+  getFreePort,
+  type RunningProcess,
+  startProcess,
+} from "./processes.js";
+
+/** The challenge the app's `authenticate` returns (the seed scenario). */
+export const SEED_CHALLENGE =
+  'Bearer realm="MCP Server", authorization_server="http://localhost:8080/realms/mcp_security"';
+
+/** The seed's `curl -i` initialize body, byte for byte. */
+export const SEED_INITIALIZE =
+  '{"jsonrpc":"2.0","method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"test-client","version":"1.0"}},"id":1}';
+
+export const GOOD_TOKEN = "e2e-good-token";
+
+export type RawResponse = {
+  body: string;
+  /** Every field line as received, names lowercased, repeats kept. */
+  fields: [string, string][];
+  headers: Record<string, string | string[] | undefined>;
+  status: number;
+};
+
+/** The values of every field line named `name`. */
+export const fieldValues = (response: RawResponse, name: string) =>
+  response.fields
+    .filter(([field]) => field === name.toLowerCase())
+    .map(([, value]) => value);
+
+/**
+ * An HTTP request with node:http, which keeps each header field line
+ * (fetch joins repeated ones), like `curl -i`.
+ */
+export const rawRequest = (
+  url: string,
+  {
+    body,
+    headers = {},
+    method = "GET",
+  }: { body?: string; headers?: Record<string, string>; method?: string } = {},
+) =>
+  new Promise<RawResponse>((resolve, reject) => {
+    const outgoing = request(url, { headers, method }, (incoming) => {
+      const chunks: Buffer[] = [];
+
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("error", reject);
+      incoming.on("end", () => {
+        const fields: [string, string][] = [];
+
+        for (let index = 0; index < incoming.rawHeaders.length; index += 2) {
+          fields.push([
+            incoming.rawHeaders[index].toLowerCase(),
+            incoming.rawHeaders[index + 1],
+          ]);
+        }
+
+        resolve({
+          body: Buffer.concat(chunks).toString(),
+          fields,
+          headers: incoming.headers,
+          status: incoming.statusCode ?? 0,
+        });
+      });
+    });
+
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
+
+/** The seed's request: `curl -i -X POST <url>` with the initialize body. */
+export const sendSeedInitialize = (url: string, token?: string) =>
+  rawRequest(url, {
+    body: SEED_INITIALIZE,
+    headers: {
+      Accept: "application/json, text/event-stream",
+      "Content-Type": "application/json",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    method: "POST",
+  });
+
+export type FastMCPApp = { port: number; url: string } & RunningProcess;
+
+/** Starts the fixture app of a consumer project on 127.0.0.1. */
+export const startFastMCPApp = async ({
+  directory,
+  name,
+  stateless,
+}: {
+  directory: string;
+  name: string;
+  stateless: boolean;
+}): Promise<FastMCPApp> => {
+  const port = await getFreePort();
+  const app = startProcess({
+    args: ["fastmcp-app.mjs"],
+    command: process.execPath,
+    cwd: directory,
+    env: cleanEnvironment({
+      E2E_PORT: String(port),
+      E2E_STATELESS: String(stateless),
+      E2E_TOKEN: GOOD_TOKEN,
+    }),
+    name,
+  });
+
+  await app.waitFor("E2E_READY");
+
+  return { ...app, port, url: `http://127.0.0.1:${port}/mcp` };
+};
+
+type SdkClientModules = {
+  Client: typeof Client;
+  StreamableHTTPClientTransport: typeof StreamableHTTPClientTransport;
+};
+
+/**
+ * The MCP SDK client of a consumer project (the version the app holds),
+ * loaded from that project's node_modules.
+ */
+export const loadProjectSdkClient = async (
+  directory: string,
+): Promise<SdkClientModules> => {
+  const sdk = join(
+    directory,
+    "node_modules",
+    "@modelcontextprotocol",
+    "sdk",
+    "dist",
+    "esm",
+    "client",
+  );
+  const [
+    { Client: ProjectClient },
+    { StreamableHTTPClientTransport: ProjectTransport },
+  ] = (await Promise.all([
+    import(pathToFileURL(join(sdk, "index.js")).href),
+    import(pathToFileURL(join(sdk, "streamableHttp.js")).href),
+  ])) as [
+    { Client: typeof Client },
+    { StreamableHTTPClientTransport: typeof StreamableHTTPClientTransport },
+  ];
+
+  return {
+    Client: ProjectClient,
+    StreamableHTTPClientTransport: ProjectTransport,
+  };
+};
