@@ -4,7 +4,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +14,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { getFreePort, initializeRequest, streamHeaders } from "./helpers.js";
+import {
+  cleanEnvironment,
+  type RunningProcess,
+  startProcess,
+} from "./processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(root, "dist", "bin", "mcp-proxy.js");
@@ -57,79 +62,25 @@ afterAll(() => {
   rmSync(temporaryDirectory, { force: true, recursive: true });
 });
 
-type Exit = { code: null | number; signal: NodeJS.Signals | null };
-
-type ProxyProcess = {
-  child: ChildProcess;
-  exited: Promise<Exit>;
-  output: () => string;
-  waitFor: (text: string) => Promise<void>;
-};
-
 const processes = new Set<ChildProcess>();
 const clients = new Set<Client>();
-
-/** The environment without MCP_PROXY_* variables from the outer shell. */
-const baseEnvironment = () =>
-  Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith("MCP_PROXY_")),
-  );
 
 /** Spawns the built CLI with these arguments. */
 const runCli = (
   args: string[],
   env: Record<string, string> = {},
-): ProxyProcess => {
-  const child = spawn(process.execPath, [bin, ...args], {
+): RunningProcess => {
+  const cli = startProcess({
+    args: [bin, ...args],
+    command: process.execPath,
     cwd: root,
-    env: { ...baseEnvironment(), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: cleanEnvironment(env),
+    name: "mcp-proxy",
   });
 
-  processes.add(child);
+  processes.add(cli.child);
 
-  let output = "";
-  const watchers = new Set<() => void>();
-
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-
-    for (const watcher of watchers) {
-      watcher();
-    }
-  };
-
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-
-  // "close" rather than "exit": by then every byte of output has arrived.
-  const exited = new Promise<Exit>((resolve) => {
-    child.once("close", (code, signal) => resolve({ code, signal }));
-  });
-
-  const waitFor = (text: string) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (output.includes(text)) {
-          watchers.delete(check);
-          resolve();
-        }
-      };
-
-      watchers.add(check);
-      check();
-
-      void exited.then(({ code, signal }) => {
-        watchers.delete(check);
-        reject(
-          new Error(
-            `mcp-proxy exited (${code ?? signal}) before printing "${text}":\n${output}`,
-          ),
-        );
-      });
-    });
-
-  return { child, exited, output: () => output, waitFor };
+  return cli;
 };
 
 /**
