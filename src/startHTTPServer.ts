@@ -7,6 +7,7 @@ import {
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import http from "http";
 import { randomUUID } from "node:crypto";
+import util from "node:util";
 
 import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
 import { InMemoryEventStore } from "./InMemoryEventStore.js";
@@ -30,28 +31,171 @@ type ServerLike = {
 };
 
 type StreamSession<T extends ServerLike> = {
+  idleTimer?: IdleTimer;
   server: T;
   transport: StreamableHTTPServerTransport;
+};
+
+const debug = util.debuglog("mcp-proxy");
+
+/**
+ * What an error is, without its message: a message can quote a token, a
+ * body or a header (a JSON `SyntaxError` quotes the body). Never throws.
+ */
+const describeError = (error: unknown): string => {
+  try {
+    if (error instanceof Error) {
+      const { code, name } = error as { code?: unknown; name?: unknown };
+      const safeName =
+        typeof name === "string" && /^[\w$.]{1,64}$/.test(name)
+          ? name
+          : "Error";
+
+      return typeof code === "string" && /^[A-Z0-9_]{1,64}$/.test(code)
+        ? `${safeName} [${code}]`
+        : safeName;
+    }
+
+    if (isResponseLike(error)) {
+      return "a Response";
+    }
+
+    return error === null ? "null" : `a thrown ${typeof error}`;
+  } catch {
+    return "an unreadable error";
+  }
+};
+
+/**
+ * Logs that something failed, naming the error's kind only; the full error
+ * goes to `NODE_DEBUG=mcp-proxy`, for whoever debugs on purpose.
+ */
+const logError = (note: string, error: unknown) => {
+  console.error(note, describeError(error));
+
+  try {
+    debug("%s: %O", note, error);
+  } catch {
+    // An error even util.inspect cannot print.
+  }
+};
+
+/** The default `maxBodySize`: 10 MiB. */
+const DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024;
+
+// Node's timers take at most 2^31 - 1 ms; a longer delay fires at once.
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+type IdleTimer = ReturnType<typeof createIdleTimer>;
+
+/**
+ * Calls `onIdle` once no request has been in flight for `timeout` ms. An
+ * open event stream counts as a request in flight. The timer never keeps the
+ * process alive.
+ */
+const createIdleTimer = (timeout: number, onIdle: () => void) => {
+  let inFlight = 0;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+
+  return {
+    stop,
+    /** Counts `res` as in flight until it closes. */
+    track: (res: http.ServerResponse) => {
+      if (stopped || res.closed) {
+        return;
+      }
+
+      inFlight += 1;
+      clearTimeout(timer);
+
+      res.once("close", () => {
+        inFlight -= 1;
+
+        if (!stopped && inFlight === 0) {
+          timer = setTimeout(() => {
+            stop();
+            onIdle();
+          }, Math.min(timeout, MAX_TIMER_DELAY)).unref();
+        }
+      });
+    },
+  };
+};
+
+/** An upload over `maxBodySize` bytes. */
+class PayloadTooLargeError extends Error {
+  constructor(readonly maxBodySize: number) {
+    super(`Payload Too Large: request body exceeds ${maxBodySize} bytes`);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
+/**
+ * Whether the request says up front (`Content-Length`) that its body is over
+ * `maxBodySize` bytes; 0 means no limit.
+ */
+const exceedsMaxBodySize = (
+  request: http.IncomingMessage,
+  maxBodySize: number,
+) =>
+  maxBodySize > 0 && Number(request.headers["content-length"]) > maxBodySize;
+
+/**
+ * Answers 413 and closes the connection: the rest of the upload is never
+ * read. No authentication has run, so no challenge goes out.
+ */
+const sendPayloadTooLarge = (res: http.ServerResponse, maxBodySize: number) => {
+  res.setHeader("Connection", "close");
+  res.setHeader("Content-Type", "application/json");
+  res
+    .writeHead(413)
+    .end(
+      createJsonRpcErrorResponse(
+        -32600,
+        new PayloadTooLargeError(maxBodySize).message,
+      ),
+    );
 };
 
 /**
  * Reads and parses a JSON body. A body that is not JSON gives `null` (the SDK
  * then answers with its parse error); an upload the client aborts rejects, so
- * the request never waits forever.
+ * the request never waits forever. Past `maxBodySize` bytes (0: no limit) it
+ * stops reading, drops what it holds and rejects with a
+ * `PayloadTooLargeError`.
  */
-const getBody = (request: http.IncomingMessage) => {
+const getBody = (request: http.IncomingMessage, maxBodySize: number) => {
   return new Promise<unknown>((resolve, reject) => {
-    const bodyParts: Buffer[] = [];
+    let bodyParts: Buffer[] = [];
+    let size = 0;
+
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+
+      if (maxBodySize > 0 && size > maxBodySize) {
+        bodyParts = [];
+        request.off("data", onData);
+        request.pause();
+        reject(new PayloadTooLargeError(maxBodySize));
+        return;
+      }
+
+      bodyParts.push(chunk);
+    };
 
     request
-      .on("data", (chunk: Buffer) => {
-        bodyParts.push(chunk);
-      })
+      .on("data", onData)
       .on("end", () => {
         try {
           resolve(JSON.parse(Buffer.concat(bodyParts).toString()));
         } catch (error) {
-          console.error("[mcp-proxy] error parsing body", error);
+          logError("[mcp-proxy] error parsing body", error);
           resolve(null);
         }
       })
@@ -64,8 +208,16 @@ const getBody = (request: http.IncomingMessage) => {
   });
 };
 
-const getRequestId = (body: unknown) =>
-  (body as { id?: unknown } | null)?.id ?? null;
+/**
+ * The JSON-RPC id an error answers: a string or number id, else null
+ * (JSON-RPC 2.0 §5). Any other "id" makes the request invalid, and echoing
+ * it could take a stack overflow (a deeply nested array) to serialize.
+ */
+const getRequestId = (body: unknown) => {
+  const id = (body as { id?: unknown } | null)?.id;
+
+  return typeof id === "string" || typeof id === "number" ? id : null;
+};
 
 const createJsonRpcErrorResponse = (
   code: number,
@@ -326,6 +478,20 @@ const sendUnauthorizedResponse = ({
   res.writeHead(status, statusMessage).end(body);
 };
 
+// RFC 9110 §7.6.1 and §8.6-8.8: headers about one message's framing and
+// connection, which a Response passed on must not carry over.
+const HOP_BY_HOP_HEADERS = new Set([
+  "connection",
+  "content-encoding",
+  "content-length",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
 /**
  * Whether `value` is a `Response`. Checked by shape: `instanceof` misses the
  * Responses of another copy of undici, which FastMCP brings.
@@ -367,39 +533,69 @@ const handleResponseError = async ({
     return false;
   }
 
+  // Read once: a look-alike's getters may answer differently each time.
+  let status = 401;
+  let statusText: unknown;
+
+  try {
+    ({ status, statusText } = error);
+  } catch {
+    // isResponseLike read the status a moment ago; a getter may still throw.
+  }
+
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    status = 401;
+  }
+
   let body = "";
 
   try {
-    body = await error.text();
+    const text: unknown = await error.text();
+    body = typeof text === "string" ? text : "";
   } catch {
     // A body already read, or one that fails, counts as none.
   }
 
-  try {
-    const headers = new Map<string, string[]>();
+  const headers = new Map<string, string[]>();
 
+  try {
     // Repeated names (Set-Cookie) stay separate field lines.
     error.headers.forEach((value, name) => {
-      headers.set(name, [...(headers.get(name) ?? []), value]);
+      // Node frames the body it sends (length, chunks), and sends it as
+      // text (`text()` decoded it): the Response's own framing, encoding and
+      // connection headers would describe another message.
+      if (
+        typeof name === "string" &&
+        typeof value === "string" &&
+        !HOP_BY_HOP_HEADERS.has(name.toLowerCase())
+      ) {
+        headers.set(name, [...(headers.get(name) ?? []), value]);
+      }
     });
-
-    for (const [name, values] of headers) {
-      res.setHeader(name, values.length === 1 ? values[0] : values);
-    }
-  } catch (headerError) {
-    console.warn("[mcp-proxy] ignoring a header of a thrown Response", headerError);
+  } catch {
+    console.warn("[mcp-proxy] could not read the headers of a thrown Response");
   }
 
-  const isAuthStatus = error.status === 401 || error.status === 403;
+  for (const [name, values] of headers) {
+    try {
+      res.setHeader(name, values.length === 1 ? values[0] : values);
+    } catch {
+      // A look-alike's header Node would reject; the others still go out.
+      console.warn("[mcp-proxy] dropping an invalid header of a thrown Response");
+    }
+  }
+
+  const isAuthStatus = status === 401 || status === 403;
+  const reason = typeof statusText === "string" ? statusText : "";
 
   if (!body) {
     res.setHeader("Content-Type", "application/json");
     body = createJsonRpcErrorResponse(
       -32000,
-      error.statusText ||
+      reason ||
         (isAuthStatus
           ? "Unauthorized: Authentication error"
-          : (http.STATUS_CODES[error.status] ?? "Error")),
+          : (http.STATUS_CODES[status] ?? "Error")),
       getRequestId(requestBody),
     );
   }
@@ -409,10 +605,8 @@ const handleResponseError = async ({
     body,
     oauth,
     res,
-    status: error.status,
-    statusMessage: /^[\t\x20-\x7e\x80-\xff]*$/.test(error.statusText)
-      ? error.statusText
-      : undefined,
+    status,
+    statusMessage: /^[\t\x20-\x7e\x80-\xff]*$/.test(reason) ? reason : undefined,
   });
 
   return true;
@@ -540,7 +734,7 @@ const handleAuthentication = async ({
       return false;
     }
   } catch (error) {
-    console.error("[mcp-proxy] authentication error", error);
+    logError("[mcp-proxy] authentication error", error);
 
     authResult = error;
     threw = true;
@@ -586,13 +780,13 @@ const createCleanup = <T extends ServerLike>(
       try {
         await onClose?.(server);
       } catch (error) {
-        console.error("[mcp-proxy] error in onClose", error);
+        logError("[mcp-proxy] error in onClose", error);
       }
 
       try {
         await server.close();
       } catch (error) {
-        console.error("[mcp-proxy] error closing server", error);
+        logError("[mcp-proxy] error closing server", error);
       }
     })();
 
@@ -659,7 +853,7 @@ const applyCorsHeaders = (
     origin = new URL(req.headers.origin).origin;
     allowedOrigin = getAllowedOrigin(origin, corsOptions.origin);
   } catch (error) {
-    console.error("[mcp-proxy] error parsing origin", error);
+    logError("[mcp-proxy] error parsing origin", error);
     return;
   }
 
@@ -729,11 +923,13 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer,
   enableJsonResponse,
   eventStore,
+  maxBodySize,
   oauth,
   onClose,
   onConnect,
   req,
   res,
+  sessionIdleTimeout,
   stateless,
 }: {
   activeTransports: Record<string, StreamSession<T>>;
@@ -741,15 +937,37 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer: (request: http.IncomingMessage) => Promise<T>;
   enableJsonResponse?: boolean;
   eventStore?: EventStore;
+  maxBodySize: number;
   oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
   onConnect?: (server: T) => Promise<void>;
   req: http.IncomingMessage;
   res: http.ServerResponse;
+  sessionIdleTimeout: number;
   stateless?: boolean;
 }) => {
   const sessionId = [req.headers["mcp-session-id"]].flat()[0];
-  const body = req.method === "POST" ? await getBody(req) : undefined;
+  let body: unknown;
+
+  if (req.method === "POST") {
+    // The size is checked before anything else runs: no callback sees an
+    // over-size request, and no more than `maxBodySize` bytes are held.
+    if (exceedsMaxBodySize(req, maxBodySize)) {
+      sendPayloadTooLarge(res, maxBodySize);
+      return;
+    }
+
+    try {
+      body = await getBody(req, maxBodySize);
+    } catch (error) {
+      if (error instanceof PayloadTooLargeError) {
+        sendPayloadTooLarge(res, maxBodySize);
+        return;
+      }
+
+      throw error;
+    }
+  }
 
   // MCP authorization §2.6: credentials come with every request, and are
   // checked before the session is looked up, so a live session id with a
@@ -778,6 +996,7 @@ const handleStreamRequest = async <T extends ServerLike>({
         return;
       }
 
+      session.idleTimer?.track(res);
       await session.transport.handleRequest(req, res, body);
       return;
     }
@@ -808,16 +1027,34 @@ const handleStreamRequest = async <T extends ServerLike>({
 
     const cleanup = createCleanup(server, onClose);
 
+    // A session no request has used for `sessionIdleTimeout` ms is closed,
+    // as a DELETE would: clients that vanish leave nothing behind.
+    const idleTimer =
+      !stateless && sessionIdleTimeout > 0 && sessionIdleTimeout < Infinity
+        ? createIdleTimer(sessionIdleTimeout, () => {
+            console.log(
+              `[mcp-proxy] closing a session idle for ${sessionIdleTimeout} ms`,
+            );
+            transport.close().catch((error: unknown) => {
+              logError("[mcp-proxy] error closing an idle session", error);
+            });
+          })
+        : undefined;
+
+    idleTimer?.track(res);
+
     const transport = new StreamableHTTPServerTransport({
       enableJsonResponse,
       eventStore: eventStore ?? new InMemoryEventStore(),
       onsessioninitialized: (newSessionId) => {
-        activeTransports[newSessionId] = { server, transport };
+        activeTransports[newSessionId] = { idleTimer, server, transport };
       },
       sessionIdGenerator: stateless ? undefined : randomUUID,
     });
 
     transport.onclose = () => {
+      idleTimer?.stop();
+
       if (transport.sessionId) {
         delete activeTransports[transport.sessionId];
       }
@@ -828,7 +1065,9 @@ const handleStreamRequest = async <T extends ServerLike>({
     if (stateless) {
       // A stateless server lives for one request.
       res.on("close", () => {
-        void transport.close();
+        transport.close().catch((error: unknown) => {
+          logError("[mcp-proxy] error closing a stateless transport", error);
+        });
       });
     }
 
@@ -863,6 +1102,8 @@ const handleStreamRequest = async <T extends ServerLike>({
       return;
     }
 
+    session.idleTimer?.track(res);
+
     const lastEventId = req.headers["last-event-id"];
 
     if (lastEventId) {
@@ -896,11 +1137,13 @@ const handleStreamRequest = async <T extends ServerLike>({
       return;
     }
 
+    session.idleTimer?.track(res);
+
     try {
       await session.transport.handleRequest(req, res);
       await session.transport.close();
     } catch (error) {
-      console.error("[mcp-proxy] error handling delete request", error);
+      logError("[mcp-proxy] error handling delete request", error);
 
       if (!res.headersSent) {
         res.writeHead(500).end("Error handling delete request");
@@ -977,7 +1220,7 @@ const handleSSERequest = async <T extends ServerLike>({
       await onConnect(server);
     }
   } catch (error) {
-    console.error("[mcp-proxy] error connecting to server", error);
+    logError("[mcp-proxy] error connecting to server", error);
 
     // Once the event stream has started, ending it is the only answer left.
     if (res.headersSent) {
@@ -991,20 +1234,35 @@ const handleSSERequest = async <T extends ServerLike>({
 const handleSSEMessage = async ({
   activeTransports,
   authenticate,
+  maxBodySize,
   oauth,
   req,
   res,
 }: {
   activeTransports: Record<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  maxBodySize: number;
   oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }) => {
+  // The SDK reads this body itself (and refuses more than 4 MB with a 400):
+  // only a size given up front can be checked here.
+  if (exceedsMaxBodySize(req, maxBodySize)) {
+    sendPayloadTooLarge(res, maxBodySize);
+    return;
+  }
+
   if (
     await handleAuthentication({
       authenticate,
-      getRequestBody: () => getBody(req),
+      // A body over the limit (or cut short) answers no id; the connection,
+      // with the rest of that body unread, closes after the 401.
+      getRequestBody: () =>
+        getBody(req, maxBodySize).catch(() => {
+          res.setHeader("Connection", "close");
+          return null;
+        }),
       oauth,
       req,
       res,
@@ -1029,7 +1287,17 @@ const handleSSEMessage = async ({
     return;
   }
 
-  await transport.handlePostMessage(req, res);
+  try {
+    await transport.handlePostMessage(req, res);
+  } catch (error) {
+    // The SDK (1.2x) throws on a Host header it cannot put in a URL, before
+    // answering; the stream endpoint answers the same request 400.
+    logError("[mcp-proxy] error handling message", error);
+
+    if (!res.headersSent) {
+      res.writeHead(400).end("Bad Request");
+    }
+  }
 };
 
 export const startHTTPServer = async <T extends ServerLike>({
@@ -1040,11 +1308,13 @@ export const startHTTPServer = async <T extends ServerLike>({
   enableJsonResponse,
   eventStore,
   host = "::",
+  maxBodySize = DEFAULT_MAX_BODY_SIZE,
   oauth,
   onClose,
   onConnect,
   onUnhandledRequest,
   port,
+  sessionIdleTimeout = 0,
   sseEndpoint = "/sse",
   stateless,
   streamEndpoint = "/mcp",
@@ -1056,6 +1326,12 @@ export const startHTTPServer = async <T extends ServerLike>({
   enableJsonResponse?: boolean;
   eventStore?: EventStore;
   host?: string;
+  /**
+   * The largest request body, in bytes, a stream POST may carry (and a
+   * `POST /messages` may announce in `Content-Length`); a larger one gets
+   * 413. Defaults to 10 MiB; 0 (or `Infinity`) means no limit.
+   */
+  maxBodySize?: number;
   oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
   onConnect?: (server: T) => Promise<void>;
@@ -1064,10 +1340,26 @@ export const startHTTPServer = async <T extends ServerLike>({
     res: http.ServerResponse,
   ) => Promise<void>;
   port: number;
+  /**
+   * Closes a stateful stream session (its transport, then `onClose`) after
+   * this many milliseconds without a request in flight (at most 2^31 - 1,
+   * about 24.8 days). Defaults to 0: never, as in 5.10.0; `Infinity` is
+   * never too.
+   */
+  sessionIdleTimeout?: number;
   sseEndpoint?: null | string;
   stateless?: boolean;
   streamEndpoint?: null | string;
 }): Promise<SSEServer> => {
+  for (const [name, value] of Object.entries({
+    maxBodySize,
+    sessionIdleTimeout,
+  })) {
+    if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+      throw new RangeError(`${name} must be a number, 0 or more`);
+    }
+  }
+
   const activeSSETransports: Record<string, SSEServerTransport> = {};
 
   const activeStreamTransports: Record<string, StreamSession<T>> = {};
@@ -1131,6 +1423,7 @@ export const startHTTPServer = async <T extends ServerLike>({
       await handleSSEMessage({
         activeTransports: activeSSETransports,
         authenticate,
+        maxBodySize,
         oauth,
         req,
         res,
@@ -1151,11 +1444,13 @@ export const startHTTPServer = async <T extends ServerLike>({
         createServer,
         enableJsonResponse,
         eventStore,
+        maxBodySize,
         oauth,
         onClose,
         onConnect,
         req,
         res,
+        sessionIdleTimeout,
         stateless,
       });
       return;
@@ -1172,15 +1467,21 @@ export const startHTTPServer = async <T extends ServerLike>({
     try {
       await handleRequest(req, res);
     } catch (error) {
-      console.error("[mcp-proxy] error handling request", error);
+      logError("[mcp-proxy] error handling request", error);
 
-      if (res.headersSent) {
-        res.end();
-      } else if (!res.destroyed) {
-        res.setHeader("Content-Type", "application/json");
-        res
-          .writeHead(500)
-          .end(createJsonRpcErrorResponse(-32603, "Internal Server Error"));
+      // This handler's promise is Node's to drop: should even the 500 fail
+      // (a header Node rejects), the connection goes, never the process.
+      try {
+        if (res.headersSent) {
+          res.end();
+        } else if (!res.destroyed) {
+          res.setHeader("Content-Type", "application/json");
+          res
+            .writeHead(500)
+            .end(createJsonRpcErrorResponse(-32603, "Internal Server Error"));
+        }
+      } catch {
+        res.destroy();
       }
     }
   });

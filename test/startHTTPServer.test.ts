@@ -197,9 +197,10 @@ describe("an upload the client aborts", () => {
       if (side === "ours") {
         // Our body reader rejects on abort: the handler ends in its catch.
         await eventually(() =>
+          // Logged by kind (its message could quote the request).
           expect(console.error).toHaveBeenCalledWith(
             handlingRequest,
-            expect.any(Error),
+            expect.any(String),
           ),
         );
       }
@@ -352,9 +353,10 @@ describe("hooks that throw", () => {
     });
     expect(response.status).toBe(200);
     await eventually(() =>
+      // Logged by kind, not by message (see test/secrets.test.ts).
       expect(console.error).toHaveBeenCalledWith(
         expect.stringContaining("onClose"),
-        expect.objectContaining({ message: "onClose failed" }),
+        "Error",
       ),
     );
     await expectPong(ours.url);

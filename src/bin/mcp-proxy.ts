@@ -102,6 +102,12 @@ const argv = await yargs(hideBin(process.argv))
       describe: "Host to listen on",
       type: "string",
     },
+    maxBodySize: {
+      default: 10 * 1024 * 1024,
+      describe:
+        "Largest request body in bytes; a larger one gets 413 (0: no limit)",
+      type: "number",
+    },
     port: {
       default: 8080,
       describe: "Port to listen on",
@@ -116,6 +122,12 @@ const argv = await yargs(hideBin(process.argv))
       choices: ["sse", "stream"] as const,
       describe: "Serve only this transport (default: both sse and stream)",
       type: "string",
+    },
+    sessionIdleTimeout: {
+      default: 30 * 60 * 1000,
+      describe:
+        "Milliseconds without a request after which a stateful session is closed (0: never)",
+      type: "number",
     },
     shell: {
       default: false,
@@ -140,7 +152,12 @@ const argv = await yargs(hideBin(process.argv))
     },
   })
   .check((parsed) => {
-    for (const key of ["gracefulShutdownTimeout", "requestTimeout"] as const) {
+    for (const key of [
+      "gracefulShutdownTimeout",
+      "maxBodySize",
+      "requestTimeout",
+      "sessionIdleTimeout",
+    ] as const) {
       if (!isNonNegativeNumber(parsed[key])) {
         throw new Error(`--${key} must be a non-negative number`);
       }
@@ -300,7 +317,9 @@ const start = async () => {
     },
     eventStore: new InMemoryEventStore(),
     host: argv.host,
+    maxBodySize: argv.maxBodySize,
     port: argv.port,
+    sessionIdleTimeout: argv.sessionIdleTimeout,
     sseEndpoint,
     stateless: argv.stateless,
     streamEndpoint,
