@@ -429,6 +429,11 @@ const createUnauthorizedBody = ({
 // RFC 6750 §3.1: a token without the scope needed (step-up) is a 403; every
 // other failure is a 401.
 const getAuthFailureStatus = (authResult: unknown) => {
+  // The common case (no result, or the API-key check): no throw and catch.
+  if (authResult === null || authResult === undefined) {
+    return 401;
+  }
+
   try {
     const { status, statusCode } = authResult as {
       status?: unknown;
@@ -497,6 +502,10 @@ const HOP_BY_HOP_HEADERS = new Set([
  * Responses of another copy of undici, which FastMCP brings.
  */
 const isResponseLike = (value: unknown): value is Response => {
+  if (typeof value !== "object" || value === null) {
+    return false;
+  }
+
   try {
     const { headers, status, text } = value as Response;
 

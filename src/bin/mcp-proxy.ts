@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -10,10 +8,6 @@ import util from "node:util";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 
-import { InMemoryEventStore } from "../InMemoryEventStore.js";
-import { proxyServer } from "../proxyServer.js";
-import { startHTTPServer } from "../startHTTPServer.js";
-import { StdioClientTransport } from "../StdioClientTransport.js";
 
 util.inspect.defaultOptions.depth = 8;
 
@@ -203,6 +197,24 @@ const argv = await yargs(hideBin(process.argv))
   .version(readPackageVersion())
   .help()
   .parseAsync();
+
+// Loaded once the arguments are parsed, so that --help, --version and a
+// usage error answer without loading the SDK.
+const [
+  { Client },
+  { Server },
+  { InMemoryEventStore },
+  { proxyServer },
+  { startHTTPServer },
+  { StdioClientTransport },
+] = await Promise.all([
+  import("@modelcontextprotocol/sdk/client/index.js"),
+  import("@modelcontextprotocol/sdk/server/index.js"),
+  import("../InMemoryEventStore.js"),
+  import("../proxyServer.js"),
+  import("../startHTTPServer.js"),
+  import("../StdioClientTransport.js"),
+]);
 
 const [command, ...args] = [
   ...argv._.map(String),
