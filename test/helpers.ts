@@ -42,3 +42,21 @@ export const streamHeaders = {
  */
 export const byName = <T extends { name: string }>(rows: T[]) =>
   rows.map((row): [string, T] => [row.name, row]);
+
+/** The body of a `Transfer-Encoding: chunked` message, read off the wire. */
+export const dechunk = (body: string) => {
+  let text = "";
+  let rest = body;
+
+  for (;;) {
+    const end = rest.indexOf("\r\n");
+    const size = parseInt(rest.slice(0, end), 16);
+
+    if (!size) {
+      return text;
+    }
+
+    text += rest.slice(end + 2, end + 2 + size);
+    rest = rest.slice(end + 2 + size + 2);
+  }
+};

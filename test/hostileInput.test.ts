@@ -34,7 +34,7 @@ import {
 } from "vitest";
 
 import { startHTTPServer } from "../src/startHTTPServer.js";
-import { getFreePort } from "./helpers.js";
+import { dechunk, getFreePort } from "./helpers.js";
 import {
   createEchoServer,
   echoCall,
@@ -188,23 +188,6 @@ const exchange = (
     socket.on("close", () => parse(true));
     socket.write(data);
   });
-
-const dechunk = (body: string) => {
-  let text = "";
-  let rest = body;
-
-  for (;;) {
-    const end = rest.indexOf("\r\n");
-    const size = parseInt(rest.slice(0, end), 16);
-
-    if (!size) {
-      return text;
-    }
-
-    text += rest.slice(end + 2, end + 2 + size);
-    rest = rest.slice(end + 2 + size + 2);
-  }
-};
 
 // RFC 9110 §5.1 token, then ":", then field-value characters only.
 const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/;

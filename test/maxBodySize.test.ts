@@ -13,7 +13,7 @@ import {
   rawStatus,
   sendRaw,
 } from "./compat-helpers.js";
-import { getFreePort, initializeRequest } from "./helpers.js";
+import { dechunk, getFreePort, initializeRequest } from "./helpers.js";
 
 const MiB = 1024 * 1024;
 
@@ -85,24 +85,7 @@ const head = (path: string, headers: string[]) =>
 const rawBody = (answer: string) => {
   const body = answer.slice(answer.indexOf("\r\n\r\n") + 4);
 
-  if (!/transfer-encoding: chunked/i.test(answer)) {
-    return body;
-  }
-
-  let text = "";
-  let rest = body;
-
-  for (;;) {
-    const end = rest.indexOf("\r\n");
-    const size = parseInt(rest.slice(0, end), 16);
-
-    if (!size) {
-      return text;
-    }
-
-    text += rest.slice(end + 2, end + 2 + size);
-    rest = rest.slice(end + 2 + size + 2);
-  }
+  return /transfer-encoding: chunked/i.test(answer) ? dechunk(body) : body;
 };
 
 /** Whether a raw answer has arrived whole. */
