@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 
+import { tooLarge } from "./helpers.js";
 import {
   initializeMessage,
   send,
@@ -15,16 +16,6 @@ import {
 } from "./stress-helpers.js";
 
 const bin = fileURLToPath(new URL("../dist/bin/mcp-proxy.js", import.meta.url));
-
-const tooLarge = (limit: number) =>
-  JSON.stringify({
-    error: {
-      code: -32600,
-      message: `Payload Too Large: request body exceeds ${limit} bytes`,
-    },
-    id: null,
-    jsonrpc: "2.0",
-  });
 
 describe("--maxBodySize and --sessionIdleTimeout", () => {
   it("default to 10 MiB and 30 minutes", () => {

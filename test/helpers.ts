@@ -60,3 +60,14 @@ export const dechunk = (body: string) => {
     rest = rest.slice(end + 2 + size + 2);
   }
 };
+
+/** The body of the 413 an over-size request gets. */
+export const tooLarge = (limit: number) =>
+  JSON.stringify({
+    error: {
+      code: -32600,
+      message: `Payload Too Large: request body exceeds ${limit} bytes`,
+    },
+    id: null,
+    jsonrpc: "2.0",
+  });

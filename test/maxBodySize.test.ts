@@ -13,19 +13,14 @@ import {
   rawStatus,
   sendRaw,
 } from "./compat-helpers.js";
-import { dechunk, getFreePort, initializeRequest } from "./helpers.js";
+import {
+  dechunk,
+  getFreePort,
+  initializeRequest,
+  tooLarge,
+} from "./helpers.js";
 
 const MiB = 1024 * 1024;
-
-const tooLarge = (limit: number) =>
-  JSON.stringify({
-    error: {
-      code: -32600,
-      message: `Payload Too Large: request body exceeds ${limit} bytes`,
-    },
-    id: null,
-    jsonrpc: "2.0",
-  });
 
 const toClose: (() => Promise<void>)[] = [];
 
