@@ -7,19 +7,13 @@ import {
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import http from "http";
 import { randomUUID } from "node:crypto";
-import util from "node:util";
 
 import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
+import { applyCorsHeaders, type CorsOptions, getCorsOptions } from "./cors.js";
+import { isResponseLike, logError } from "./errors.js";
 import { InMemoryEventStore } from "./InMemoryEventStore.js";
 
-export interface CorsOptions {
-  allowedHeaders?: string | string[];
-  credentials?: boolean;
-  exposedHeaders?: string[];
-  maxAge?: number;
-  methods?: string[];
-  origin?: ((origin: string) => boolean) | string | string[];
-}
+export type { CorsOptions } from "./cors.js";
 
 export type SSEServer = {
   close: () => Promise<void>;
@@ -34,50 +28,6 @@ type StreamSession<T extends ServerLike> = {
   idleTimer?: IdleTimer;
   server: T;
   transport: StreamableHTTPServerTransport;
-};
-
-const debug = util.debuglog("mcp-proxy");
-
-/**
- * What an error is, without its message: a message can quote a token, a
- * body or a header (a JSON `SyntaxError` quotes the body). Never throws.
- */
-const describeError = (error: unknown): string => {
-  try {
-    if (error instanceof Error) {
-      const { code, name } = error as { code?: unknown; name?: unknown };
-      const safeName =
-        typeof name === "string" && /^[\w$.]{1,64}$/.test(name)
-          ? name
-          : "Error";
-
-      return typeof code === "string" && /^[A-Z0-9_]{1,64}$/.test(code)
-        ? `${safeName} [${code}]`
-        : safeName;
-    }
-
-    if (isResponseLike(error)) {
-      return "a Response";
-    }
-
-    return error === null ? "null" : `a thrown ${typeof error}`;
-  } catch {
-    return "an unreadable error";
-  }
-};
-
-/**
- * Logs that something failed, naming the error's kind only; the full error
- * goes to `NODE_DEBUG=mcp-proxy`, for whoever debugs on purpose.
- */
-const logError = (note: string, error: unknown) => {
-  console.error(note, describeError(error));
-
-  try {
-    debug("%s: %O", note, error);
-  } catch {
-    // An error even util.inspect cannot print.
-  }
 };
 
 /** The default `maxBodySize`: 10 MiB. */
@@ -499,30 +449,6 @@ const HOP_BY_HOP_HEADERS = new Set([
 ]);
 
 /**
- * Whether `value` is a `Response`. Checked by shape: `instanceof` misses the
- * Responses of another copy of undici, which FastMCP brings.
- */
-const isResponseLike = (value: unknown): value is Response => {
-  if (typeof value !== "object" || value === null) {
-    return false;
-  }
-
-  try {
-    const { headers, status, text } = value as Response;
-
-    return (
-      Number.isInteger(status) &&
-      status >= 200 &&
-      status <= 599 &&
-      typeof headers?.forEach === "function" &&
-      typeof text === "function"
-    );
-  } catch {
-    return false;
-  }
-};
-
-/**
  * Sends a `Response` thrown by `authenticate` or `createServer` as it is:
  * its status, every header and its body. Only gaps are filled: a 401 or 403
  * without a challenge gets one, and an empty body the JSON-RPC error body.
@@ -802,117 +728,6 @@ const createCleanup = <T extends ServerLike>(
 
     return cleanup;
   };
-};
-
-const defaultCorsOptions: CorsOptions = {
-  // The SDK's client sends Mcp-Protocol-Version on every request after
-  // initialize, and DELETE to end its session.
-  allowedHeaders:
-    "Content-Type, Authorization, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-Id",
-  credentials: true,
-  // Browser clients can read the challenge only if it is exposed.
-  exposedHeaders: ["Mcp-Session-Id", "WWW-Authenticate"],
-  methods: ["GET", "POST", "DELETE", "OPTIONS"],
-  origin: "*",
-};
-
-const getCorsOptions = (cors?: boolean | CorsOptions) => {
-  if (cors === false) {
-    return undefined;
-  }
-
-  if (cors === true || cors === undefined) {
-    return defaultCorsOptions;
-  }
-
-  return { ...defaultCorsOptions, ...cors };
-};
-
-const getAllowedOrigin = (
-  origin: string,
-  allowed: CorsOptions["origin"],
-): string | undefined => {
-  if (!allowed) {
-    return "*";
-  }
-
-  if (typeof allowed === "string") {
-    return allowed;
-  }
-
-  const isAllowed = Array.isArray(allowed)
-    ? allowed.includes(origin)
-    : allowed(origin);
-
-  return isAllowed ? origin : undefined;
-};
-
-const applyCorsHeaders = (
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  corsOptions?: CorsOptions,
-) => {
-  if (!req.headers.origin || !corsOptions) {
-    return;
-  }
-
-  let allowedOrigin: string | undefined;
-  let origin: string;
-
-  try {
-    origin = new URL(req.headers.origin).origin;
-    allowedOrigin = getAllowedOrigin(origin, corsOptions.origin);
-  } catch (error) {
-    logError("[mcp-proxy] error parsing origin", error);
-    return;
-  }
-
-  // Fetch §3.2.5: a credentialed request is refused a `*` origin, so with
-  // credentials allowed, `*` means whichever origin asks.
-  if (allowedOrigin === "*" && corsOptions.credentials) {
-    allowedOrigin = origin;
-  }
-
-  if (allowedOrigin) {
-    res.setHeader("Access-Control-Allow-Origin", allowedOrigin);
-  }
-
-  // RFC 9110 §12.5.5: an answer that depends on the Origin tells caches so.
-  if (typeof corsOptions.origin !== "string" || allowedOrigin === origin) {
-    res.setHeader("Vary", "Origin");
-  }
-
-  if (corsOptions.credentials !== undefined) {
-    res.setHeader(
-      "Access-Control-Allow-Credentials",
-      String(corsOptions.credentials),
-    );
-  }
-
-  if (corsOptions.methods) {
-    res.setHeader(
-      "Access-Control-Allow-Methods",
-      corsOptions.methods.join(", "),
-    );
-  }
-
-  if (corsOptions.allowedHeaders) {
-    res.setHeader(
-      "Access-Control-Allow-Headers",
-      [corsOptions.allowedHeaders].flat().join(", "),
-    );
-  }
-
-  if (corsOptions.exposedHeaders) {
-    res.setHeader(
-      "Access-Control-Expose-Headers",
-      corsOptions.exposedHeaders.join(", "),
-    );
-  }
-
-  if (corsOptions.maxAge !== undefined) {
-    res.setHeader("Access-Control-Max-Age", String(corsOptions.maxAge));
-  }
 };
 
 /**

@@ -1,0 +1,126 @@
+// CORS: which browser pages may read the server's answers, and which of
+// their headers and methods a preflight allows.
+import type http from "node:http";
+
+import { logError } from "./errors.js";
+
+export interface CorsOptions {
+  allowedHeaders?: string | string[];
+  credentials?: boolean;
+  exposedHeaders?: string[];
+  maxAge?: number;
+  methods?: string[];
+  origin?: ((origin: string) => boolean) | string | string[];
+}
+
+const defaultCorsOptions: CorsOptions = {
+  // The SDK's client sends Mcp-Protocol-Version on every request after
+  // initialize, and DELETE to end its session.
+  allowedHeaders:
+    "Content-Type, Authorization, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-Id",
+  credentials: true,
+  // Browser clients can read the challenge only if it is exposed.
+  exposedHeaders: ["Mcp-Session-Id", "WWW-Authenticate"],
+  methods: ["GET", "POST", "DELETE", "OPTIONS"],
+  origin: "*",
+};
+
+export const getCorsOptions = (cors?: boolean | CorsOptions) => {
+  if (cors === false) {
+    return undefined;
+  }
+
+  if (cors === true || cors === undefined) {
+    return defaultCorsOptions;
+  }
+
+  return { ...defaultCorsOptions, ...cors };
+};
+
+const getAllowedOrigin = (
+  origin: string,
+  allowed: CorsOptions["origin"],
+): string | undefined => {
+  if (!allowed) {
+    return "*";
+  }
+
+  if (typeof allowed === "string") {
+    return allowed;
+  }
+
+  const isAllowed = Array.isArray(allowed)
+    ? allowed.includes(origin)
+    : allowed(origin);
+
+  return isAllowed ? origin : undefined;
+};
+
+export const applyCorsHeaders = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  corsOptions?: CorsOptions,
+) => {
+  if (!req.headers.origin || !corsOptions) {
+    return;
+  }
+
+  let allowedOrigin: string | undefined;
+  let origin: string;
+
+  try {
+    origin = new URL(req.headers.origin).origin;
+    allowedOrigin = getAllowedOrigin(origin, corsOptions.origin);
+  } catch (error) {
+    logError("[mcp-proxy] error parsing origin", error);
+    return;
+  }
+
+  // Fetch §3.2.5: a credentialed request is refused a `*` origin, so with
+  // credentials allowed, `*` means whichever origin asks.
+  if (allowedOrigin === "*" && corsOptions.credentials) {
+    allowedOrigin = origin;
+  }
+
+  if (allowedOrigin) {
+    res.setHeader("Access-Control-Allow-Origin", allowedOrigin);
+  }
+
+  // RFC 9110 §12.5.5: an answer that depends on the Origin tells caches so.
+  if (typeof corsOptions.origin !== "string" || allowedOrigin === origin) {
+    res.setHeader("Vary", "Origin");
+  }
+
+  if (corsOptions.credentials !== undefined) {
+    res.setHeader(
+      "Access-Control-Allow-Credentials",
+      String(corsOptions.credentials),
+    );
+  }
+
+  if (corsOptions.methods) {
+    res.setHeader(
+      "Access-Control-Allow-Methods",
+      corsOptions.methods.join(", "),
+    );
+  }
+
+  if (corsOptions.allowedHeaders) {
+    res.setHeader(
+      "Access-Control-Allow-Headers",
+      [corsOptions.allowedHeaders].flat().join(", "),
+    );
+  }
+
+  if (corsOptions.exposedHeaders) {
+    res.setHeader(
+      "Access-Control-Expose-Headers",
+      corsOptions.exposedHeaders.join(", "),
+    );
+  }
+
+  if (corsOptions.maxAge !== undefined) {
+    res.setHeader("Access-Control-Max-Age", String(corsOptions.maxAge));
+  }
+};
+
