@@ -1,4 +1,3 @@
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import {
   EventStore,
@@ -12,173 +11,25 @@ import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
 import { applyCorsHeaders, type CorsOptions, getCorsOptions } from "./cors.js";
 import { isResponseLike, logError } from "./errors.js";
 import { InMemoryEventStore } from "./InMemoryEventStore.js";
+import { createJsonRpcErrorResponse, getRequestId } from "./jsonRpcErrors.js";
+import {
+  DEFAULT_MAX_BODY_SIZE,
+  exceedsMaxBodySize,
+  getBody,
+  PayloadTooLargeError,
+  sendPayloadTooLarge,
+} from "./requestBody.js";
+import {
+  createCleanup,
+  createIdleTimer,
+  type ServerLike,
+  type StreamSession,
+} from "./sessions.js";
 
 export type { CorsOptions } from "./cors.js";
 
 export type SSEServer = {
   close: () => Promise<void>;
-};
-
-type ServerLike = {
-  close: Server["close"];
-  connect: Server["connect"];
-};
-
-type StreamSession<T extends ServerLike> = {
-  idleTimer?: IdleTimer;
-  server: T;
-  transport: StreamableHTTPServerTransport;
-};
-
-/** The default `maxBodySize`: 10 MiB. */
-const DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024;
-
-// Node's timers take at most 2^31 - 1 ms; a longer delay fires at once.
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
-
-type IdleTimer = ReturnType<typeof createIdleTimer>;
-
-/**
- * Calls `onIdle` once no request has been in flight for `timeout` ms. An
- * open event stream counts as a request in flight. The timer never keeps the
- * process alive.
- */
-const createIdleTimer = (timeout: number, onIdle: () => void) => {
-  let inFlight = 0;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-
-  const stop = () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
-
-  return {
-    stop,
-    /** Counts `res` as in flight until it closes. */
-    track: (res: http.ServerResponse) => {
-      if (stopped || res.closed) {
-        return;
-      }
-
-      inFlight += 1;
-      clearTimeout(timer);
-
-      res.once("close", () => {
-        inFlight -= 1;
-
-        if (!stopped && inFlight === 0) {
-          timer = setTimeout(() => {
-            stop();
-            onIdle();
-          }, Math.min(timeout, MAX_TIMER_DELAY)).unref();
-        }
-      });
-    },
-  };
-};
-
-/** An upload over `maxBodySize` bytes. */
-class PayloadTooLargeError extends Error {
-  constructor(readonly maxBodySize: number) {
-    super(`Payload Too Large: request body exceeds ${maxBodySize} bytes`);
-    this.name = "PayloadTooLargeError";
-  }
-}
-
-/**
- * Whether the request says up front (`Content-Length`) that its body is over
- * `maxBodySize` bytes; 0 means no limit.
- */
-const exceedsMaxBodySize = (
-  request: http.IncomingMessage,
-  maxBodySize: number,
-) =>
-  maxBodySize > 0 && Number(request.headers["content-length"]) > maxBodySize;
-
-/**
- * Answers 413 and closes the connection: the rest of the upload is never
- * read. No authentication has run, so no challenge goes out.
- */
-const sendPayloadTooLarge = (res: http.ServerResponse, maxBodySize: number) => {
-  res.setHeader("Connection", "close");
-  res.setHeader("Content-Type", "application/json");
-  res
-    .writeHead(413)
-    .end(
-      createJsonRpcErrorResponse(
-        -32600,
-        new PayloadTooLargeError(maxBodySize).message,
-      ),
-    );
-};
-
-/**
- * Reads and parses a JSON body. A body that is not JSON gives `null` (the SDK
- * then answers with its parse error); an upload the client aborts rejects, so
- * the request never waits forever. Past `maxBodySize` bytes (0: no limit) it
- * stops reading, drops what it holds and rejects with a
- * `PayloadTooLargeError`.
- */
-const getBody = (request: http.IncomingMessage, maxBodySize: number) => {
-  return new Promise<unknown>((resolve, reject) => {
-    let bodyParts: Buffer[] = [];
-    let size = 0;
-
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-
-      if (maxBodySize > 0 && size > maxBodySize) {
-        bodyParts = [];
-        request.off("data", onData);
-        request.pause();
-        reject(new PayloadTooLargeError(maxBodySize));
-        return;
-      }
-
-      bodyParts.push(chunk);
-    };
-
-    request
-      .on("data", onData)
-      .on("end", () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(bodyParts).toString()));
-        } catch (error) {
-          logError("[mcp-proxy] error parsing body", error);
-          resolve(null);
-        }
-      })
-      .on("error", reject)
-      .on("close", () => {
-        if (!request.complete) {
-          reject(new Error("request aborted"));
-        }
-      });
-  });
-};
-
-/**
- * The JSON-RPC id an error answers: a string or number id, else null
- * (JSON-RPC 2.0 §5). Any other "id" makes the request invalid, and echoing
- * it could take a stack overflow (a deeply nested array) to serialize.
- */
-const getRequestId = (body: unknown) => {
-  const id = (body as { id?: unknown } | null)?.id;
-
-  return typeof id === "string" || typeof id === "number" ? id : null;
-};
-
-const createJsonRpcErrorResponse = (
-  code: number,
-  message: string,
-  id: unknown = null,
-) => {
-  return JSON.stringify({
-    error: { code, message },
-    id,
-    jsonrpc: "2.0",
-  });
 };
 
 // RFC 6750 §3: a Bearer challenge carries at least one auth-param.
@@ -699,35 +550,6 @@ const handleAuthentication = async ({
   });
 
   return true;
-};
-
-/**
- * Returns a function that runs `onClose` and closes the server, once: the
- * transport's close, a DELETE and the end of a stateless request may all ask.
- */
-const createCleanup = <T extends ServerLike>(
-  server: T,
-  onClose?: (server: T) => Promise<void>,
-) => {
-  let cleanup: Promise<void> | undefined;
-
-  return () => {
-    cleanup ??= (async () => {
-      try {
-        await onClose?.(server);
-      } catch (error) {
-        logError("[mcp-proxy] error in onClose", error);
-      }
-
-      try {
-        await server.close();
-      } catch (error) {
-        logError("[mcp-proxy] error closing server", error);
-      }
-    })();
-
-    return cleanup;
-  };
 };
 
 /**
