@@ -579,7 +579,7 @@ const handleStreamRequest = async <T extends ServerLike>({
   sessionIdleTimeout,
   stateless,
 }: {
-  activeTransports: Record<string, StreamSession<T>>;
+  activeTransports: Map<string, StreamSession<T>>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   createServer: (request: http.IncomingMessage) => Promise<T>;
   enableJsonResponse?: boolean;
@@ -633,7 +633,7 @@ const handleStreamRequest = async <T extends ServerLike>({
 
   if (req.method === "POST") {
     if (sessionId) {
-      const session = activeTransports[sessionId];
+      const session = activeTransports.get(sessionId);
 
       if (!session) {
         res.setHeader("Content-Type", "application/json");
@@ -694,7 +694,7 @@ const handleStreamRequest = async <T extends ServerLike>({
       enableJsonResponse,
       eventStore: eventStore ?? new InMemoryEventStore(),
       onsessioninitialized: (newSessionId) => {
-        activeTransports[newSessionId] = { idleTimer, server, transport };
+        activeTransports.set(newSessionId, { idleTimer, server, transport });
       },
       sessionIdGenerator: stateless ? undefined : randomUUID,
     });
@@ -703,7 +703,7 @@ const handleStreamRequest = async <T extends ServerLike>({
       idleTimer?.stop();
 
       if (transport.sessionId) {
-        delete activeTransports[transport.sessionId];
+        activeTransports.delete(transport.sessionId);
       }
 
       void cleanup();
@@ -742,7 +742,7 @@ const handleStreamRequest = async <T extends ServerLike>({
       return;
     }
 
-    const session = activeTransports[sessionId];
+    const session = activeTransports.get(sessionId);
 
     if (!session) {
       res.writeHead(400).end("No active transport");
@@ -777,7 +777,7 @@ const handleStreamRequest = async <T extends ServerLike>({
 
     console.log("[mcp-proxy] received delete request for session", sessionId);
 
-    const session = activeTransports[sessionId];
+    const session = activeTransports.get(sessionId);
 
     if (!session) {
       res.writeHead(400).end("No active transport");
@@ -809,7 +809,7 @@ const handleSSERequest = async <T extends ServerLike>({
   req,
   res,
 }: {
-  activeTransports: Record<string, SSEServerTransport>;
+  activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   createServer: (request: http.IncomingMessage) => Promise<T>;
   oauth?: AuthConfig["oauth"];
@@ -847,10 +847,10 @@ const handleSSERequest = async <T extends ServerLike>({
 
   const transport = new SSEServerTransport("/messages", res);
 
-  activeTransports[transport.sessionId] = transport;
+  activeTransports.set(transport.sessionId, transport);
 
   res.on("close", () => {
-    delete activeTransports[transport.sessionId];
+    activeTransports.delete(transport.sessionId);
     void cleanup();
   });
 
@@ -886,7 +886,7 @@ const handleSSEMessage = async ({
   req,
   res,
 }: {
-  activeTransports: Record<string, SSEServerTransport>;
+  activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   maxBodySize: number;
   oauth?: AuthConfig["oauth"];
@@ -927,7 +927,7 @@ const handleSSEMessage = async ({
     return;
   }
 
-  const transport = activeTransports[sessionId];
+  const transport = activeTransports.get(sessionId);
 
   if (!transport) {
     res.writeHead(400).end("No active transport");
@@ -1007,9 +1007,10 @@ export const startHTTPServer = async <T extends ServerLike>({
     }
   }
 
-  const activeSSETransports: Record<string, SSEServerTransport> = {};
+  // Maps, not objects: a session id such as `__proto__` is just an unknown id.
+  const activeSSETransports = new Map<string, SSEServerTransport>();
 
-  const activeStreamTransports: Record<string, StreamSession<T>> = {};
+  const activeStreamTransports = new Map<string, StreamSession<T>>();
 
   const authMiddleware = new AuthenticationMiddleware({ apiKey, oauth });
 
@@ -1143,11 +1144,11 @@ export const startHTTPServer = async <T extends ServerLike>({
 
   return {
     close: async () => {
-      for (const transport of Object.values(activeSSETransports)) {
+      for (const transport of [...activeSSETransports.values()]) {
         await transport.close();
       }
 
-      for (const { transport } of Object.values(activeStreamTransports)) {
+      for (const { transport } of [...activeStreamTransports.values()]) {
         await transport.close();
       }
 

@@ -618,3 +618,47 @@ describe("sessions with the SDK client", () => {
     stream.close();
   });
 });
+
+describe("session ids named like Object.prototype members", () => {
+  const unknownStreamSession = JSON.stringify({
+    error: { code: -32001, message: "Session not found" },
+    id: null,
+    jsonrpc: "2.0",
+  });
+
+  it.each(["__proto__", "constructor", "toString", "hasOwnProperty"])(
+    "%s is an unknown session on every endpoint",
+    async (sessionId) => {
+      const { url } = await start("ours");
+      const withSession = { ...streamHeaders, "Mcp-Session-Id": sessionId };
+
+      const answers = await Promise.all([
+        request(url, {
+          body: { id: 1, jsonrpc: "2.0", method: "tools/list" },
+          headers: withSession,
+          method: "POST",
+          path: "/mcp",
+        }),
+        request(url, { headers: withSession, path: "/mcp" }),
+        request(url, { headers: withSession, method: "DELETE", path: "/mcp" }),
+        request(url, {
+          body: { id: 1, jsonrpc: "2.0", method: "tools/list" },
+          headers: { "Content-Type": "application/json" },
+          method: "POST",
+          path: `/messages?sessionId=${sessionId}`,
+        }),
+      ]);
+
+      expect(
+        await Promise.all(
+          answers.map(async (answer) => [answer.status, await answer.text()]),
+        ),
+      ).toEqual([
+        [404, unknownStreamSession],
+        [400, "No active transport"],
+        [400, "No active transport"],
+        [400, "No active transport"],
+      ]);
+    },
+  );
+});
