@@ -76,18 +76,16 @@ export const applyCorsHeaders = (
     return;
   }
 
-  // Fetch §3.2.5: a credentialed request is refused a `*` origin, so with
-  // credentials allowed, `*` means whichever origin asks.
-  if (allowedOrigin === "*" && corsOptions.credentials) {
-    allowedOrigin = origin;
-  }
-
+  // Only an origin the app listed (or its function allowed) is echoed. The
+  // default `*` stays `*`: beside Allow-Credentials, browsers then refuse a
+  // cookie-credentialed read (Fetch §3.2.5), while a client that sends its
+  // token in Authorization, as the SDK's does, still works.
   if (allowedOrigin) {
     res.setHeader("Access-Control-Allow-Origin", allowedOrigin);
   }
 
   // RFC 9110 §12.5.5: an answer that depends on the Origin tells caches so.
-  if (typeof corsOptions.origin !== "string" || allowedOrigin === origin) {
+  if (typeof corsOptions.origin === "function" || Array.isArray(corsOptions.origin)) {
     res.setHeader("Vary", "Origin");
   }
 

@@ -115,17 +115,14 @@ const REQUEST_ID = 42;
 const BARE_CHALLENGE = 'Bearer realm="mcp-proxy"';
 
 /**
- * The fork's default CORS headers for a request from ORIGIN: with
- * credentials allowed it echoes the origin (a credentialed fetch refuses
- * `*`), and says `Vary: Origin`.
+ * The fork's default CORS headers for a request from ORIGIN: 5.10.0's, `*`
+ * included, with the methods and headers browser MCP clients need.
  */
 const FORK_DEFAULT_CORS = {
   ...DEFAULT_CORS,
   ...Object.fromEntries(
     Object.entries(CORS_DEFAULT_CHANGES).map(([name, [fork]]) => [name, fork]),
   ),
-  "access-control-allow-origin": ORIGIN,
-  vary: "Origin",
 };
 
 const jsonRpcError = (code: number, message: string, id: unknown = null) =>
@@ -973,15 +970,9 @@ const withUpstreamCorsDefaults = (
     }
   }
 
+  // The fork adds Vary: Origin where the answer depends on the origin.
   if (upstream.headers.vary === undefined) {
     delete headers.vary;
-  }
-
-  if (
-    upstream.headers["access-control-allow-origin"] === "*" &&
-    upstream.headers["access-control-allow-credentials"] === "true"
-  ) {
-    headers["access-control-allow-origin"] = "*";
   }
 
   return { ...answer, headers };
