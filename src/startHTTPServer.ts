@@ -719,7 +719,12 @@ const handleStreamRequest = async <T extends ServerLike>({
     }
 
     try {
-      await server.connect(transport);
+      // Started, not awaited, as 5.10.0 does: a server may wait inside
+      // connect for the client's capabilities (FastMCP's sessions do), and
+      // they arrive with the initialize request that handleRequest delivers.
+      server.connect(transport).catch((error: unknown) => {
+        logError("[mcp-proxy] error connecting to server", error);
+      });
 
       if (onConnect) {
         await onConnect(server);

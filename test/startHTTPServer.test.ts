@@ -662,3 +662,51 @@ describe("session ids named like Object.prototype members", () => {
     },
   );
 });
+
+describe("a server that waits inside connect for the client's capabilities", () => {
+  /**
+   * Like FastMCP's sessions: connect resolves once the client's initialize
+   * has arrived, or gives up after a second without its capabilities.
+   */
+  class WaitingServer extends Server {
+    capabilitiesAtConnect?: unknown;
+
+    async connect(transport: Parameters<Server["connect"]>[0]) {
+      await super.connect(transport);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        this.oninitialized = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.capabilitiesAtConnect = this.getClientCapabilities();
+    }
+  }
+
+  it.each([
+    { name: "stateful", stateless: false },
+    { name: "stateless", stateless: true },
+  ])("$name: connect sees the capabilities of the initialize it waits for", async ({ stateless }) => {
+    const servers: WaitingServer[] = [];
+    const { url } = await start("ours", {
+      createServer: async () => {
+        const server = new WaitingServer(
+          { name: "waiting", version: "1.0.0" },
+          { capabilities: { tools: {} } },
+        );
+        servers.push(server);
+        return server;
+      },
+      stateless,
+    });
+
+    const client = new Client({ name: "roots-client", version: "1.0.0" }, { capabilities: { roots: {} } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+    await client.close();
+
+    await eventually(() => {
+      expect(servers[0]?.capabilitiesAtConnect).toEqual({ roots: {} });
+    });
+  });
+});
