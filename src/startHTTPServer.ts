@@ -19,6 +19,7 @@ import {
   PayloadTooLargeError,
   sendPayloadTooLarge,
 } from "./requestBody.js";
+import { createSessionEventStore } from "./sessionEventStore.js";
 import {
   createCleanup,
   createIdleTimer,
@@ -692,7 +693,11 @@ const handleStreamRequest = async <T extends ServerLike>({
 
     const transport = new StreamableHTTPServerTransport({
       enableJsonResponse,
-      eventStore: eventStore ?? new InMemoryEventStore(),
+      // A store the app passes is shared by every session: each gets its
+      // own view of it. Without one, each transport gets a store of its own.
+      eventStore: eventStore
+        ? createSessionEventStore(eventStore)
+        : new InMemoryEventStore(),
       onsessioninitialized: (newSessionId) => {
         activeTransports.set(newSessionId, { idleTimer, server, transport });
       },
