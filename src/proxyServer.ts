@@ -17,6 +17,46 @@ import {
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
+/** Per client: the resources each server proxied through it subscribed to. */
+const subscriptionsByClient = new WeakMap<Client, Map<Server, Set<string>>>();
+
+const isSubscribed = (subscriptions: Map<Server, Set<string>>, uri: string) =>
+  [...subscriptions.values()].some((uris) => uris.has(uri));
+
+/**
+ * The subscriptions of the servers that share `client` (the CLI proxies
+ * every session through one client). The client gets one handler for
+ * resource updates, which sends each only to the servers that subscribed
+ * to that resource: a session never sees another's updates.
+ */
+const getSubscriptions = (client: Client) => {
+  let subscriptions = subscriptionsByClient.get(client);
+
+  if (!subscriptions) {
+    const servers = new Map<Server, Set<string>>();
+
+    // Updates come from the server behind the client. 5.10.0 listened for
+    // them on `server`, where they never arrive, so none got through.
+    client.setNotificationHandler(
+      ResourceUpdatedNotificationSchema,
+      async (notification) => {
+        for (const [server, uris] of servers) {
+          if (uris.has(notification.params.uri)) {
+            await server.notification(notification).catch(() => {
+              // That session has gone; the others still get the update.
+            });
+          }
+        }
+      },
+    );
+
+    subscriptions = servers;
+    subscriptionsByClient.set(client, subscriptions);
+  }
+
+  return subscriptions;
+};
+
 /**
  * Makes `server` answer with what `client` gets from the server behind it,
  * for every capability in `serverCapabilities`.
@@ -64,17 +104,41 @@ export const proxyServer = async ({
     );
 
     if (serverCapabilities.resources.subscribe) {
-      server.setRequestHandler(SubscribeRequestSchema, (request) =>
-        client.subscribeResource(request.params, options),
-      );
-      server.setRequestHandler(UnsubscribeRequestSchema, (request) =>
-        client.unsubscribeResource(request.params, options),
-      );
-      // Updates come from the server behind the client. 5.10.0 listened for
-      // them on `server`, where they never arrive, so none got through.
-      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) =>
-        server.notification(n),
-      );
+      const subscriptions = getSubscriptions(client);
+      const uris = new Set<string>();
+
+      subscriptions.set(server, uris);
+
+      const previousOnClose = server.onclose;
+      server.onclose = () => {
+        subscriptions.delete(server);
+        previousOnClose?.();
+      };
+
+      server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+        // Recorded first: the update may arrive before the answer does.
+        const isNew = !uris.has(request.params.uri);
+        uris.add(request.params.uri);
+
+        try {
+          return await client.subscribeResource(request.params, options);
+        } catch (error) {
+          if (isNew) {
+            uris.delete(request.params.uri);
+          }
+          throw error;
+        }
+      });
+      server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+        uris.delete(request.params.uri);
+
+        // Another session sharing this client still wants the updates.
+        if (isSubscribed(subscriptions, request.params.uri)) {
+          return {};
+        }
+
+        return client.unsubscribeResource(request.params, options);
+      });
     }
   }
 

@@ -419,3 +419,79 @@ describe("proxyServer", () => {
     });
   });
 });
+
+describe("resource updates with several servers on one client", () => {
+  /** Two proxy servers on one proxy client, as the CLI runs its sessions. */
+  const startSharedProxies = async () => {
+    const upstream = createUpstream(everything);
+    const proxyClient = await connectClient(upstream.server, "mcp-proxy");
+    const serverCapabilities = proxyClient.getServerCapabilities() ?? {};
+
+    const connectSession = async (name: string) => {
+      const proxy = new Server(
+        { name: "proxy", version: "1.0.0" },
+        { capabilities: serverCapabilities },
+      );
+      await proxyServer({ client: proxyClient, server: proxy, serverCapabilities });
+      const client = await connectClient(proxy, name);
+      const updates: unknown[] = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        updates.push(n.params.uri);
+      });
+      return { client, proxy, updates };
+    };
+
+    // A opens first; B, opened last, is the one 5.10.0's handler would serve.
+    const a = await connectSession("a");
+    const b = await connectSession("b");
+
+    return { a, b, upstream };
+  };
+
+  it("go only to the session that subscribed", async () => {
+    const { a, b, upstream } = await startSharedProxies();
+
+    await a.client.subscribeResource({ uri });
+    await upstream.server.sendResourceUpdated({ uri });
+    await vi.waitFor(() => expect(a.updates).toEqual([uri]));
+
+    // Sent after A's: had B been sent A's update, it would be here first.
+    await b.client.subscribeResource({ uri: "file:///other.txt" });
+    await upstream.server.sendResourceUpdated({ uri: "file:///other.txt" });
+    await vi.waitFor(() => expect(b.updates).toEqual(["file:///other.txt"]));
+    expect(a.updates).toEqual([uri]);
+  });
+
+  it("keep coming to one session after another unsubscribes", async () => {
+    const { a, b, upstream } = await startSharedProxies();
+
+    await a.client.subscribeResource({ uri });
+    await b.client.subscribeResource({ uri });
+    await a.client.unsubscribeResource({ uri });
+
+    // The server behind was not told to stop: B still wants the updates.
+    expect(upstream.received.map(({ method }) => method)).toEqual([
+      "resources/subscribe",
+      "resources/subscribe",
+    ]);
+
+    await upstream.server.sendResourceUpdated({ uri });
+    await vi.waitFor(() => expect(b.updates).toEqual([uri]));
+
+    await b.client.unsubscribeResource({ uri });
+    expect(upstream.received.at(-1)?.method).toBe("resources/unsubscribe");
+    expect(a.updates).toEqual([]);
+  });
+
+  it("stop for a session that closed", async () => {
+    const { a, b, upstream } = await startSharedProxies();
+
+    await a.client.subscribeResource({ uri });
+    await b.client.subscribeResource({ uri });
+    await a.proxy.close();
+
+    await upstream.server.sendResourceUpdated({ uri });
+    await vi.waitFor(() => expect(b.updates).toEqual([uri]));
+    expect(a.updates).toEqual([]);
+  });
+});
