@@ -3,11 +3,11 @@ import { StringDecoder } from "node:string_decoder";
 
 const looksLikeJSONObject = (line: string) => line.trim().startsWith("{");
 
+// One warning per chunk, with every line dropped (blank ones too), as 5.10.0
+// warns: log watchers may match on it.
 const warnIgnored = (lines: string[]) => {
-  const visible = lines.filter((line) => line.trim() !== "");
-
-  if (visible.length > 0) {
-    console.warn("[mcp-proxy] ignoring non-JSON output", visible);
+  if (lines.length > 0) {
+    console.warn("[mcp-proxy] ignoring non-JSON output", lines);
   }
 };
 
@@ -15,7 +15,7 @@ const warnIgnored = (lines: string[]) => {
  * Passes through only the lines of a byte stream that look like JSON objects,
  * so that a child process writing logs to stdout cannot break the
  * newline-delimited JSON-RPC read from it. Other lines are dropped with a
- * warning (blank lines silently).
+ * warning; a last line that is not JSON is dropped silently at the end.
  */
 export class JSONFilterTransform extends Transform {
   // Decodes across chunk boundaries, which may split a multi-byte character.
@@ -30,7 +30,6 @@ export class JSONFilterTransform extends Transform {
     if (looksLikeJSONObject(rest)) {
       callback(null, Buffer.from(rest));
     } else {
-      warnIgnored([rest]);
       callback();
     }
   }
