@@ -87,3 +87,31 @@ export const getBody = (request: http.IncomingMessage, maxBodySize: number) => {
       });
   });
 };
+
+/** The most of its body a request that failed authentication makes us read. */
+export const MAX_UNAUTHENTICATED_BODY_SIZE = 64 * 1024;
+
+/**
+ * The body of a request that failed authentication, read only for the
+ * JSON-RPC id its 401 answers: at most 64 KiB (or `maxBodySize`, if less).
+ * A longer body, or one cut short, gives null, and the connection closes
+ * after the answer with the rest of the body unread.
+ */
+export const getUnauthenticatedBody = ({
+  maxBodySize,
+  req,
+  res,
+}: {
+  maxBodySize: number;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+}) =>
+  getBody(
+    req,
+    maxBodySize > 0
+      ? Math.min(maxBodySize, MAX_UNAUTHENTICATED_BODY_SIZE)
+      : MAX_UNAUTHENTICATED_BODY_SIZE,
+  ).catch(() => {
+    res.setHeader("Connection", "close");
+    return null;
+  });

@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_BODY_SIZE,
   exceedsMaxBodySize,
   getBody,
+  getUnauthenticatedBody,
   PayloadTooLargeError,
   sendPayloadTooLarge,
 } from "./requestBody.js";
@@ -597,14 +598,32 @@ const handleStreamRequest = async <T extends ServerLike>({
   const sessionId = [req.headers["mcp-session-id"]].flat()[0];
   let body: unknown;
 
-  if (req.method === "POST") {
-    // The size is checked before anything else runs: no callback sees an
-    // over-size request, and no more than `maxBodySize` bytes are held.
-    if (exceedsMaxBodySize(req, maxBodySize)) {
-      sendPayloadTooLarge(res, maxBodySize);
-      return;
-    }
+  // The size is checked before anything else runs: no callback sees an
+  // over-size request.
+  if (req.method === "POST" && exceedsMaxBodySize(req, maxBodySize)) {
+    sendPayloadTooLarge(res, maxBodySize);
+    return;
+  }
 
+  // MCP authorization §2.6: credentials come with every request, and are
+  // checked before the session is looked up, so a live session id with a
+  // revoked token gets a 401, never the session. They are checked on the
+  // headers, before the body is read: a caller who fails makes the server
+  // hold no more of the body than the 401's id needs.
+  if (
+    await handleAuthentication({
+      authenticate,
+      getRequestBody:
+        req.method === "POST" ? () => getUnauthenticatedBody({ maxBodySize, req, res }) : undefined,
+      oauth,
+      req,
+      res,
+    })
+  ) {
+    return;
+  }
+
+  if (req.method === "POST") {
     try {
       body = await getBody(req, maxBodySize);
     } catch (error) {
@@ -615,21 +634,6 @@ const handleStreamRequest = async <T extends ServerLike>({
 
       throw error;
     }
-  }
-
-  // MCP authorization §2.6: credentials come with every request, and are
-  // checked before the session is looked up, so a live session id with a
-  // revoked token gets a 401, never the session.
-  if (
-    await handleAuthentication({
-      authenticate,
-      getRequestBody: async () => body,
-      oauth,
-      req,
-      res,
-    })
-  ) {
-    return;
   }
 
   if (req.method === "POST") {
@@ -913,13 +917,7 @@ const handleSSEMessage = async ({
   if (
     await handleAuthentication({
       authenticate,
-      // A body over the limit (or cut short) answers no id; the connection,
-      // with the rest of that body unread, closes after the 401.
-      getRequestBody: () =>
-        getBody(req, maxBodySize).catch(() => {
-          res.setHeader("Connection", "close");
-          return null;
-        }),
+      getRequestBody: () => getUnauthenticatedBody({ maxBodySize, req, res }),
       oauth,
       req,
       res,

@@ -1,7 +1,9 @@
 /**
- * `maxBodySize` (and `--maxBodySize`): an over-size stream POST body gets a
- * 413 before `authenticate` or `createServer` run, and the server stops
- * reading it. Upstream 5.10.0 has no limit: it reads every byte into memory.
+ * `maxBodySize` (and `--maxBodySize`): a stream POST whose Content-Length is
+ * over the limit gets a 413 before `authenticate` or `createServer` run; a
+ * chunked body is counted as it arrives, and the server stops reading it. A
+ * request that fails authentication makes the server read at most 64 KiB.
+ * Upstream 5.10.0 has no limit: it reads every byte into memory.
  */
 import { startHTTPServer as upstreamStartHTTPServer } from "mcp-proxy-upstream";
 import { connect, type Socket } from "node:net";
@@ -215,7 +217,8 @@ describe("maxBodySize", () => {
     expect(rawStatus(answer)).toBe(413);
     expect(rawBody(answer)).toBe(tooLarge(1000));
     expect(closedByServer).toBe(true);
-    expect(server.authenticate).not.toHaveBeenCalled();
+    // Its size unknown up front, it was authenticated on its headers.
+    expect(server.authenticate).toHaveBeenCalledTimes(1);
     expect(server.createServer).not.toHaveBeenCalled();
   });
 
@@ -323,6 +326,58 @@ describe("maxBodySize", () => {
     expect(rawStatus(answer)).toBe(401);
     expect(answer).toMatch(/^Connection: close$/im);
     expect(closedByServer).toBe(true);
+  });
+
+  describe("a request that fails authentication", () => {
+    const failing = () => ({
+      authenticate: vi.fn(async () => ({ authenticated: false })),
+    });
+
+    it.each(["/mcp", "/messages?sessionId=x"])(
+      "%s: is answered 401 on its headers, the server reading at most 64 KiB of a stalled 5 MiB upload",
+      async (path) => {
+        const server = await start(failing());
+
+        // 200 KiB of a 5 MiB body, then nothing more: 5.10.0 and the
+        // fork before waited for the rest, holding all of it.
+        const { answer, closedByServer } = await exchange(
+          server.port,
+          head(path, [`Content-Length: ${5 * MiB}`]) + "a".repeat(200 * 1024),
+        );
+
+        expect(rawStatus(answer)).toBe(401);
+        expect(JSON.parse(rawBody(answer))).toMatchObject({ id: null });
+        expect(answer).toMatch(/^Connection: close$/im);
+        expect(closedByServer).toBe(true);
+        expect(server.createServer).not.toHaveBeenCalled();
+      },
+    );
+
+    it("answers with the request's id when the body is under 64 KiB", async () => {
+      const server = await start(failing());
+      const body = JSON.stringify({ ...initializeRequest(7), pad: "x".repeat(60_000) });
+
+      const answer = await sendRaw(
+        server.port,
+        head("/mcp", [`Content-Length: ${Buffer.byteLength(body)}`]) + body,
+      );
+
+      expect(rawStatus(answer)).toBe(401);
+      expect(JSON.parse(rawBody(answer))).toMatchObject({ id: 7 });
+    });
+
+    it("a Content-Length over maxBodySize still gets 413 first", async () => {
+      const options = { ...failing(), maxBodySize: 1000 };
+      const server = await start(options);
+
+      const { answer } = await exchange(
+        server.port,
+        head("/mcp", ["Content-Length: 1001"]) + "a".repeat(1001),
+      );
+
+      expect(rawStatus(answer)).toBe(413);
+      expect(options.authenticate).not.toHaveBeenCalled();
+    });
   });
 
   it.each([-1, Number.NaN, "10" as unknown as number])(
