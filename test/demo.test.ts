@@ -1,5 +1,6 @@
 // `npm start`'s demo server, run as a real child process, shows the fix:
-// the seed's initialize without a token gets the callback's challenge.
+// the reported scenario's initialize without a token (docs/contract.md §1)
+// gets the callback's challenge.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { afterEach, expect, it } from "vitest";
@@ -37,7 +38,7 @@ const startDemo = async () => {
   return `http://127.0.0.1:${port}`;
 };
 
-it("answers the seed's initialize with the callback's challenge, and works with the token", async () => {
+it("answers the reported scenario's initialize with the callback's challenge, and works with the token", async () => {
   const url = await startDemo();
   const port = new URL(url).port;
   const initialize = (headers: Record<string, string> = {}) =>

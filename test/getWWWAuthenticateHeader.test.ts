@@ -1,6 +1,6 @@
 /**
  * `getWWWAuthenticateHeader(authResult, oauth)`: the challenge every 401 and
- * 403 carries (DESIGN.md, "The 401 contract"). Precedence first, then
+ * 403 carries (docs/contract.md §2.1). Precedence first, then
  * hostile input, then properties over arbitrary input, then the SDK client
  * reading the challenge back.
  */
@@ -35,7 +35,7 @@ const OAUTH_MCP = oauthFor("https://h/mcp");
 const STATIC_MCP =
   'Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"';
 
-/** `[resource, metadata URL]`: STANDARDS.md §4 (RFC 9728 §3.1), and §5.1's example. */
+/** `[resource, metadata URL]`: RFC 9728 §3.1, and §5.1's example. */
 const METADATA_URLS: [string, string][] = [
   ["https://h/mcp", "https://h/.well-known/oauth-protected-resource/mcp"],
   ["https://h/mcp/", "https://h/.well-known/oauth-protected-resource/mcp/"],
@@ -205,7 +205,7 @@ describe("precedence: dynamic, then static, then bare", () => {
       name: "a scheme alone",
     },
     {
-      // STANDARDS.md §1 worked examples: one field line per challenge.
+      // RFC 9110 §11.6.1: one field line per challenge is allowed.
       authResult: {
         wwwAuthenticate: [
           'Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"',
@@ -316,7 +316,7 @@ describe("static: the RFC 9728 §3.1 metadata URL of oauth's resource", () => {
     );
   });
 
-  // DESIGN.md: an origin-only resource gives exactly upstream's string;
+  // Contract §2.1: an origin-only resource gives exactly upstream's string;
   // upstream appends the well-known suffix to any path, against RFC 9728.
   it.each([
     ["http://localhost:3000", true],
@@ -445,7 +445,7 @@ describe("hardening", () => {
       wwwAuthenticate: challengeOfLength(8192),
     },
     {
-      // STANDARDS.md §1: the quoted-string `a "b" \c`.
+      // RFC 9110 §5.6.4: the quoted-string `a "b" \c`.
       name: "quotes and backslashes",
       wwwAuthenticate: 'Bearer realm="a \\"b\\" \\\\c"',
     },

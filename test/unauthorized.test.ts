@@ -1,7 +1,7 @@
 /**
- * Every authentication failure the HTTP server answers: DESIGN.md "The
- * paths" P1–P8, one row per path, trigger and mode, sent to a real server on
- * 127.0.0.1. Where DESIGN.md changes upstream 5.10.0's answer, the row sends
+ * Every authentication failure the HTTP server answers: the paths
+ * P1–P8 of docs/contract.md §2.3, one row per path, trigger and mode, sent to a real server on
+ * 127.0.0.1. Where the contract changes upstream 5.10.0's answer, the row sends
  * the same request to upstream too and asserts its old answer.
  *
  * `authenticate` accepts `Authorization: Bearer good`. Every other request
@@ -216,7 +216,7 @@ type AuthenticateFailure = {
   expected: (id: RpcId) => Expected;
   /** Answers (or rejects) a bad token. */
   fail: (token: string) => Promise<unknown>;
-  /** The DESIGN path. */
+  /** The path's id in docs/contract.md §2.3. */
   id: "P2" | "P3" | "P8";
   oauth?: AuthConfig["oauth"];
   /** What authenticate does, for the row name. */
@@ -1054,8 +1054,8 @@ describe("every authentication failure goes through one door", () => {
   });
 });
 
-describe("the seed scenario: authenticate's own challenge reaches the client", () => {
-  const seed = {
+describe("the reported scenario (docs/contract.md §1): authenticate's own challenge reaches the client", () => {
+  const reported = {
     authenticated: false,
     error: "Invalid or missing token",
     statusCode: 401,
@@ -1076,7 +1076,7 @@ describe("the seed scenario: authenticate's own challenge reaches the client", (
     "%s: initialize answers 401 with exactly that header (upstream: %s, no challenge)",
     async (mode, upstreamStatus) => {
       const options = {
-        authenticate: async () => seed,
+        authenticate: async () => reported,
         stateless: mode === "stateless",
       };
 
@@ -1086,7 +1086,7 @@ describe("the seed scenario: authenticate's own challenge reaches the client", (
         contentType: "application/json",
         headers: {},
         status: 401,
-        wwwAuthenticate: [seed.wwwAuthenticate],
+        wwwAuthenticate: [reported.wwwAuthenticate],
       });
 
       const upstream = await start("upstream", options);

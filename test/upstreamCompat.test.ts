@@ -3,7 +3,7 @@
  * mcp-proxy 5.10.0, started with identical options, and the answers must be
  * identical (status, every response header but Date/Keep-Alive, whether an
  * Mcp-Session-Id came back, body), with session and event ids normalized.
- * One row per well-formed route and condition of UPSTREAM-5.10.0.md §3.
+ * One row per well-formed route and condition of 5.10.0's HTTP server.
  *
  * Each row also states what the answer must be, so that a row cannot pass
  * because both servers fail the same way.
@@ -35,7 +35,7 @@ type Row = {
   exchange: (url: string) => Promise<Snapshot>;
   /** Upstream's answer, and ours unless `fork` says otherwise. */
   expected: Expected;
-  /** Our answer where DESIGN.md's 401 contract changes upstream's. */
+  /** Our answer where the 401 contract (docs/contract.md §2) changes upstream's. */
   fork?: Expected;
   name: string;
   options?: Partial<HTTPServerOptions>;
