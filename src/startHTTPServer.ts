@@ -316,7 +316,9 @@ const getDynamicChallenge = (
 
 /**
  * The RFC 9728 §3.1 metadata URL of a resource: the well-known segment goes
- * between the host and the path, and a path of "/" counts as none.
+ * between the host and the path, and a path of "/" counts as none. Any
+ * scheme with a host will do (FastMCP's own tests use `mcp://test-server`);
+ * a URL without a host (`urn:x`) has nowhere to put the segment.
  */
 const getResourceMetadataUrl = (resource: string): string | undefined => {
   let url: URL;
@@ -327,13 +329,17 @@ const getResourceMetadataUrl = (resource: string): string | undefined => {
     return undefined;
   }
 
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  if (url.host === "") {
     return undefined;
   }
 
+  // RFC 9728 §3.1: a terminating "/" right after the host goes; a path
+  // keeps its own.
   const path = url.pathname === "/" ? "" : url.pathname;
 
-  return `${url.origin}/.well-known/oauth-protected-resource${path}${url.search}`;
+  // Not `url.origin`: it is "null" for schemes the URL standard does not
+  // know, such as mcp:.
+  return `${url.protocol}//${url.host}/.well-known/oauth-protected-resource${path}${url.search}`;
 };
 
 // RFC 9110 §5.6.4: escape `\` first, then `"`.

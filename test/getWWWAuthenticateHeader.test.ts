@@ -58,6 +58,28 @@ const METADATA_URLS: [string, string][] = [
     "https://resource.example.com",
     "https://resource.example.com/.well-known/oauth-protected-resource",
   ],
+  // Any scheme with a host: FastMCP's own tests configure mcp://test-server.
+  [
+    "mcp://test-server",
+    "mcp://test-server/.well-known/oauth-protected-resource",
+  ],
+  [
+    "mcp://test-server/",
+    "mcp://test-server/.well-known/oauth-protected-resource",
+  ],
+  [
+    "mcp://test-server/mcp/",
+    "mcp://test-server/.well-known/oauth-protected-resource/mcp/",
+  ],
+  ["ftp://h/mcp", "ftp://h/.well-known/oauth-protected-resource/mcp"],
+  ["file://h/mcp", "file://h/.well-known/oauth-protected-resource/mcp"],
+  [
+    "wss://h:8443/a?b=1",
+    "wss://h:8443/.well-known/oauth-protected-resource/a?b=1",
+  ],
+  // Credentials in the resource never reach the header.
+  ["mcp://u:p@h:9/p", "mcp://h:9/.well-known/oauth-protected-resource/p"],
+  ["https://u:p@h/mcp", "https://h/.well-known/oauth-protected-resource/mcp"],
 ];
 
 /** Every value is a field value Node sends and RFC 6750 accepts. */
@@ -321,6 +343,7 @@ describe("static: the RFC 9728 §3.1 metadata URL of oauth's resource", () => {
   it.each([
     ["http://localhost:3000", true],
     ["https://resource.example.com", true],
+    ["mcp://test-server", true],
     ["https://h/mcp", false],
     ["https://h/mcp/", false],
   ])(
@@ -548,18 +571,20 @@ describe("hardening", () => {
       name: "a valid dynamic value while oauth throws",
       oauth: hostileProxy() as OAuth,
     },
+    // Not an absolute URL with a host: no place for the well-known segment.
     ...[
       "not a url",
       "urn:x",
-      "ftp://h/mcp",
       "/mcp",
       "mcp",
       "mailto:a@h",
       "https://",
+      "file:///mcp",
+      "mcp:///mcp",
+      "mcp:test-server",
       5,
       true,
       {},
-      "file://h/mcp",
     ].map((resource) => ({
       authResult: undefined,
       expected: BARE,
@@ -765,6 +790,42 @@ describe("properties", () => {
             origin,
           ).href,
         );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("puts the well-known segment right after the host, whatever the scheme", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .webUrl({
+            validSchemes: ["ftp", "mcp", "wss", "x-mcp"],
+            withQueryParameters: true,
+          })
+          .filter((url) => !url.endsWith("?")),
+        (resource) => {
+          const header = getWWWAuthenticateHeader(undefined, oauthFor(resource));
+          const url = extractResourceMetadataUrl(
+            new Response(null, {
+              headers: { "WWW-Authenticate": header as string },
+              status: 401,
+            }),
+          );
+          const { host, pathname, protocol, search } = new URL(resource);
+
+          expect({
+            host: url?.host,
+            pathname: url?.pathname,
+            protocol: url?.protocol,
+            search: url?.search,
+          }).toEqual({
+            host,
+            pathname: `/.well-known/oauth-protected-resource${pathname === "/" ? "" : pathname}`,
+            protocol,
+            search,
+          });
         },
       ),
       { numRuns: 500 },
