@@ -2,6 +2,10 @@ import type { IncomingMessage } from "http";
 
 import { createHash, timingSafeEqual } from "node:crypto";
 
+// startHTTPServer.ts imports this module too; the cycle is harmless, as
+// neither module uses the other's exports before a request comes.
+import { getStaticChallenge } from "./startHTTPServer.js";
+
 export interface AuthConfig {
   apiKey?: string;
   oauth?: {
@@ -18,17 +22,24 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 export class AuthenticationMiddleware {
   private readonly apiKeyDigest?: Buffer;
 
+  private readonly oauth?: AuthConfig["oauth"];
+
   constructor(config: AuthConfig = {}) {
     if (config.apiKey) {
       this.apiKeyDigest = digest(config.apiKey);
     }
+
+    this.oauth = config.oauth;
   }
 
   /**
-   * The body and headers of the API-key 401. The challenge is not among the
-   * headers: `startHTTPServer` adds it to every 401 (`getWWWAuthenticateHeader`).
+   * The body and headers of the API-key 401, as 5.10.0 gives them: the
+   * headers carry `WWW-Authenticate` when `oauth` gives a static challenge,
+   * the one `startHTTPServer` sends (`getWWWAuthenticateHeader`'s rule 2).
    */
   getUnauthorizedResponse(): { body: string; headers: Record<string, string> } {
+    const challenge = getStaticChallenge(this.oauth);
+
     return {
       body: JSON.stringify({
         error: {
@@ -38,7 +49,9 @@ export class AuthenticationMiddleware {
         id: null,
         jsonrpc: "2.0",
       }),
-      headers: { "Content-Type": "application/json" },
+      headers: challenge
+        ? { "Content-Type": "application/json", "WWW-Authenticate": challenge }
+        : { "Content-Type": "application/json" },
     };
   }
 

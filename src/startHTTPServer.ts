@@ -346,7 +346,11 @@ const getResourceMetadataUrl = (resource: string): string | undefined => {
 const quote = (value: string) =>
   `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 
-const getStaticChallenge = (
+/**
+ * The challenge of rule 2, built from `oauth` alone, or `undefined` when it
+ * gives none. `AuthenticationMiddleware` builds its 401 headers with it too.
+ */
+export const getStaticChallenge = (
   oauth?: AuthConfig["oauth"],
 ): string | undefined => {
   let resource: unknown;
@@ -1382,6 +1386,10 @@ export const startHTTPServer = async <T extends ServerLike>({
 
   const authMiddleware = new AuthenticationMiddleware({ apiKey, oauth });
 
+  // Built once: the door computes each 401's challenge itself, so asking
+  // the middleware per request would build it twice.
+  const apiKeyUnauthorizedBody = authMiddleware.getUnauthorizedResponse().body;
+
   const corsOptions = getCorsOptions(cors);
 
   const handleRequest = async (
@@ -1403,7 +1411,7 @@ export const startHTTPServer = async <T extends ServerLike>({
     if (!authMiddleware.validateRequest(req)) {
       sendUnauthorizedResponse({
         authResult: undefined,
-        body: authMiddleware.getUnauthorizedResponse().body,
+        body: apiKeyUnauthorizedBody,
         oauth,
         res,
       });

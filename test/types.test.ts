@@ -306,7 +306,7 @@ describe("the built package", () => {
     );
   });
 
-  it("AuthenticationMiddleware gives upstream's body, and leaves the challenge to startHTTPServer", async () => {
+  it("AuthenticationMiddleware gives upstream's body and headers", async () => {
     const ours = await import(pathToFileURL(join(dist, "index.js")).href);
     const upstream = await import("mcp-proxy-upstream");
     const configs = [
@@ -326,11 +326,8 @@ describe("the built package", () => {
       const ourResponse = make(ours).getUnauthorizedResponse();
 
       expect(ourResponse.body).toBe(upstreamResponse.body);
-      // The challenge moved to startHTTPServer, which adds it to every 401;
-      // 5.10.0 put it here, and only when `oauth` was set.
-      expect(ourResponse.headers).toEqual({
-        "Content-Type": "application/json",
-      });
+      // An origin-only resource: exactly upstream's challenge.
+      expect(ourResponse.headers).toEqual(upstreamResponse.headers);
       expect(upstreamResponse.headers).toEqual(
         config?.oauth
           ? {
