@@ -15,6 +15,7 @@ import {
   type UnauthorizedResponseOptions,
 } from "./authentication.js";
 import { InMemoryEventStore } from "./InMemoryEventStore.js";
+import { createHTTPServer, type TLSOptions } from "./tls.js";
 
 export interface CorsOptions {
   allowedHeaders?: string | string[];
@@ -1432,6 +1433,9 @@ export const startHTTPServer = async <T extends ServerLike>({
   port,
   sessionIdleTimeout = 0,
   sseEndpoint = "/sse",
+  sslCa,
+  sslCert,
+  sslKey,
   stateless,
   streamEndpoint = "/mcp",
 }: {
@@ -1464,6 +1468,14 @@ export const startHTTPServer = async <T extends ServerLike>({
    */
   sessionIdleTimeout?: number;
   sseEndpoint?: null | string;
+  /**
+   * With `sslCert` and `sslKey` (PEM file paths), the server speaks HTTPS;
+   * `sslCa` replaces the CA certificates it trusts. The promise rejects when
+   * only one of the pair is set or a file cannot be read.
+   */
+  sslCa?: TLSOptions["sslCa"];
+  sslCert?: TLSOptions["sslCert"];
+  sslKey?: TLSOptions["sslKey"];
   stateless?: boolean;
   streamEndpoint?: null | string;
 }): Promise<SSEServer> => {
@@ -1583,7 +1595,7 @@ export const startHTTPServer = async <T extends ServerLike>({
     }
   };
 
-  const httpServer = http.createServer(async (req, res) => {
+  const listener: http.RequestListener = async (req, res) => {
     try {
       await handleRequest(req, res);
     } catch (error) {
@@ -1604,6 +1616,13 @@ export const startHTTPServer = async <T extends ServerLike>({
         res.destroy();
       }
     }
+  };
+
+  const httpServer = await createHTTPServer({
+    listener,
+    sslCa,
+    sslCert,
+    sslKey,
   });
 
   await new Promise<void>((resolve, reject) => {
