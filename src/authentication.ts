@@ -2,14 +2,39 @@ import type { IncomingMessage } from "http";
 
 import { createHash, timingSafeEqual } from "node:crypto";
 
+// startHTTPServer.ts imports this module too; the cycle is harmless, as
+// neither module uses the other's exports before a request comes.
+import { getScopeChallenge, getStaticChallenge } from "./startHTTPServer.js";
+
 export interface AuthConfig {
   apiKey?: string;
+  /**
+   * What the static challenge of every 401 says (RFC 6750 §3, RFC 9728
+   * §5.1). `error`, `error_description` and `error_uri` go on every such
+   * challenge, requests without a token included: leave them unset unless
+   * that is what you mean.
+   */
   oauth?: {
+    error?: string;
+    error_description?: string;
+    error_uri?: string;
     protectedResource?: {
       resource?: string;
     };
+    realm?: string;
+    scope?: string;
   };
 }
+
+/** What a caller of `getUnauthorizedResponse` knows about the failure. */
+export type UnauthorizedResponseOptions = {
+  error?: string;
+  error_description?: string;
+  error_uri?: string;
+  scope?: string;
+};
+
+const DEFAULT_UNAUTHORIZED_MESSAGE = "Unauthorized: Invalid or missing API key";
 
 // Hashing both sides first gives equal-length buffers, so the comparison
 // takes the same time whatever the key's length or first differing byte.
@@ -18,27 +43,88 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 export class AuthenticationMiddleware {
   private readonly apiKeyDigest?: Buffer;
 
+  private readonly oauth?: AuthConfig["oauth"];
+
   constructor(config: AuthConfig = {}) {
     if (config.apiKey) {
       this.apiKeyDigest = digest(config.apiKey);
     }
+
+    this.oauth = config.oauth;
   }
 
   /**
-   * The body and headers of the API-key 401. The challenge is not among the
-   * headers: `startHTTPServer` adds it to every 401 (`getWWWAuthenticateHeader`).
+   * The 403 of a token without the scopes needed (step-up authorization):
+   * `Bearer error="insufficient_scope", scope="…", resource_metadata="…"`,
+   * and a JSON-RPC error -32001 whose `data` lists the scopes.
    */
-  getUnauthorizedResponse(): { body: string; headers: Record<string, string> } {
+  getScopeChallengeResponse(
+    requiredScopes: string[],
+    errorDescription?: string,
+    requestId?: unknown,
+  ): { body: string; headers: Record<string, string>; statusCode: number } {
+    return {
+      body: JSON.stringify({
+        error: {
+          code: -32001,
+          data: {
+            error: "insufficient_scope",
+            required_scopes: Array.isArray(requiredScopes)
+              ? requiredScopes
+              : [],
+          },
+          message: errorDescription || "Insufficient scope",
+        },
+        // JSON-RPC 2.0 §5: an id is a string, a number or null.
+        id:
+          typeof requestId === "string" || typeof requestId === "number"
+            ? requestId
+            : null,
+        jsonrpc: "2.0",
+      }),
+      headers: {
+        "Content-Type": "application/json",
+        // RFC 6750 §3: a token that does not grant access gets a challenge.
+        "WWW-Authenticate": getScopeChallenge({
+          errorDescription,
+          oauth: this.oauth,
+          requiredScopes,
+        }),
+      },
+      statusCode: 403,
+    };
+  }
+
+  /**
+   * The body and headers of the API-key 401. Without `options`, as 5.10.0
+   * gives them: the headers carry `WWW-Authenticate` when `oauth` gives a
+   * static challenge, the one `startHTTPServer` sends
+   * (`getWWWAuthenticateHeader`'s rule 2). `options` add what the caller
+   * knows (an `error` code, its description...) to that challenge, and the
+   * description becomes the body's message.
+   */
+  getUnauthorizedResponse(options?: UnauthorizedResponseOptions): {
+    body: string;
+    headers: Record<string, string>;
+  } {
+    const challenge = getStaticChallenge({ oauth: this.oauth, options });
+    const message = options?.error_description;
+
     return {
       body: JSON.stringify({
         error: {
           code: 401,
-          message: "Unauthorized: Invalid or missing API key",
+          message:
+            typeof message === "string" && message
+              ? message
+              : DEFAULT_UNAUTHORIZED_MESSAGE,
         },
         id: null,
         jsonrpc: "2.0",
       }),
-      headers: { "Content-Type": "application/json" },
+      headers: challenge
+        ? { "Content-Type": "application/json", "WWW-Authenticate": challenge }
+        : { "Content-Type": "application/json" },
     };
   }
 

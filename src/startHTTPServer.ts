@@ -7,7 +7,11 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import http from "http";
 import { randomUUID } from "node:crypto";
 
-import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
+import {
+  AuthConfig,
+  AuthenticationMiddleware,
+  type UnauthorizedResponseOptions,
+} from "./authentication.js";
 import { applyCorsHeaders, type CorsOptions, getCorsOptions } from "./cors.js";
 import { isResponseLike, logError } from "./errors.js";
 import { InMemoryEventStore } from "./InMemoryEventStore.js";
@@ -27,6 +31,7 @@ import {
   type ServerLike,
   type StreamSession,
 } from "./sessions.js";
+import { createHTTPServer, type TLSOptions } from "./tls.js";
 
 export type { CorsOptions } from "./cors.js";
 
@@ -119,7 +124,9 @@ const getDynamicChallenge = (
 
 /**
  * The RFC 9728 §3.1 metadata URL of a resource: the well-known segment goes
- * between the host and the path, and a path of "/" counts as none.
+ * between the host and the path, and a path of "/" counts as none. Any
+ * scheme with a host will do (FastMCP's own tests use `mcp://test-server`);
+ * a URL without a host (`urn:x`) has nowhere to put the segment.
  */
 const getResourceMetadataUrl = (resource: string): string | undefined => {
   let url: URL;
@@ -130,40 +137,138 @@ const getResourceMetadataUrl = (resource: string): string | undefined => {
     return undefined;
   }
 
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  if (url.host === "") {
     return undefined;
   }
 
+  // RFC 9728 §3.1: a terminating "/" right after the host goes; a path
+  // keeps its own.
   const path = url.pathname === "/" ? "" : url.pathname;
 
-  return `${url.origin}/.well-known/oauth-protected-resource${path}${url.search}`;
+  // Not `url.origin`: it is "null" for schemes the URL standard does not
+  // know, such as mcp:.
+  return `${url.protocol}//${url.host}/.well-known/oauth-protected-resource${path}${url.search}`;
 };
 
 // RFC 9110 §5.6.4: escape `\` first, then `"`.
 const quote = (value: string) =>
   `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 
-const getStaticChallenge = (
-  oauth?: AuthConfig["oauth"],
-): string | undefined => {
-  let resource: unknown;
-
+/** What reading `get` gives, or `undefined` when a getter throws. */
+const readSafely = ({ get }: { get: () => unknown }) => {
   try {
-    resource = oauth?.protectedResource?.resource;
+    return get();
   } catch {
     return undefined;
   }
+};
 
-  const metadataUrl =
-    typeof resource === "string" ? getResourceMetadataUrl(resource) : undefined;
+/**
+ * A Bearer challenge of these auth-params, in this order, or `undefined`
+ * when none is left. Each value goes out as a quoted-string; one that is not
+ * a string fit for the wire (non-empty printable ASCII) is left out, so a
+ * bad field costs only itself.
+ */
+const getBearerChallenge = ({
+  params,
+}: {
+  params: [name: string, value: unknown][];
+}): string | undefined => {
+  const parts = params.flatMap(([name, value]) =>
+    typeof value === "string" && !getChallengeProblem(value)
+      ? [`${name}=${quote(value)}`]
+      : [],
+  );
 
-  if (!metadataUrl) {
+  // RFC 6750 §3: the scheme is followed by at least one auth-param.
+  if (parts.length === 0) {
     return undefined;
   }
 
-  const challenge = `Bearer resource_metadata=${quote(metadataUrl)}`;
+  const challenge = `Bearer ${parts.join(", ")}`;
 
   return getChallengeProblem(challenge) ? undefined : challenge;
+};
+
+/** `oauth`'s fields, each `undefined` when reading it throws. */
+const readOAuth = ({ oauth }: { oauth?: AuthConfig["oauth"] }) => ({
+  error: readSafely({ get: () => oauth?.error }),
+  error_description: readSafely({ get: () => oauth?.error_description }),
+  error_uri: readSafely({ get: () => oauth?.error_uri }),
+  realm: readSafely({ get: () => oauth?.realm }),
+  resource: readSafely({ get: () => oauth?.protectedResource?.resource }),
+  scope: readSafely({ get: () => oauth?.scope }),
+});
+
+const getMetadataUrlOf = ({ resource }: { resource: unknown }) =>
+  typeof resource === "string" ? getResourceMetadataUrl(resource) : undefined;
+
+/**
+ * The challenge of rule 2, or `undefined` when `oauth` gives none: the
+ * app's `realm`, the RFC 9728 §3.1 metadata URL of its resource, then its
+ * `error`, `error_description`, `error_uri` and `scope` (5.12.5's order),
+ * each only if configured; `options` win over `oauth`'s own values.
+ * `AuthenticationMiddleware` builds its 401 headers with it too.
+ */
+export const getStaticChallenge = ({
+  oauth,
+  options,
+}: {
+  oauth?: AuthConfig["oauth"];
+  options?: UnauthorizedResponseOptions;
+}): string | undefined => {
+  const configured = readOAuth({ oauth });
+  const given = (name: keyof UnauthorizedResponseOptions) =>
+    readSafely({ get: () => options?.[name] }) || configured[name];
+
+  return getBearerChallenge({
+    params: [
+      ["realm", configured.realm],
+      // RFC 9728 §5.1: where the client finds the authorization server.
+      ["resource_metadata", getMetadataUrlOf(configured)],
+      ["error", given("error")],
+      ["error_description", given("error_description")],
+      ["error_uri", given("error_uri")],
+      ["scope", given("scope")],
+    ],
+  });
+};
+
+/**
+ * The challenge of a 403 for a token without the scopes needed (MCP
+ * authorization, "Runtime Insufficient Scope Errors"): the app's `realm`,
+ * `error="insufficient_scope"`, the scopes, the metadata URL of `oauth`'s
+ * resource and the description, in the MCP specification's order.
+ */
+export const getScopeChallenge = ({
+  errorDescription,
+  oauth,
+  requiredScopes,
+}: {
+  errorDescription?: string;
+  oauth?: AuthConfig["oauth"];
+  requiredScopes: string[];
+}): string => {
+  const configured = readOAuth({ oauth });
+  const scopes = Array.isArray(requiredScopes)
+    ? requiredScopes.filter(
+        (scope) => typeof scope === "string" && scope.trim() !== "",
+      )
+    : [];
+
+  return (
+    getBearerChallenge({
+      params: [
+        ["realm", configured.realm],
+        // RFC 6750 §3.1: a token lacking scope gets insufficient_scope, and
+        // MAY be told the scope needed.
+        ["error", "insufficient_scope"],
+        ["scope", scopes.join(" ")],
+        ["resource_metadata", getMetadataUrlOf(configured)],
+        ["error_description", errorDescription],
+      ],
+    }) ?? 'Bearer error="insufficient_scope"'
+  );
 };
 
 /**
@@ -175,7 +280,9 @@ const getStaticChallenge = (
  *    or an array sent as one field line each. It is ignored, with a warning,
  *    unless every value is non-empty printable ASCII of at most 8 KiB.
  * 2. `Bearer resource_metadata="…"`, the RFC 9728 §3.1 metadata URL of
- *    `oauth.protectedResource.resource`.
+ *    `oauth.protectedResource.resource` (any absolute URL with a host), with
+ *    the `realm`, `error`, `error_description`, `error_uri` and `scope` that
+ *    `oauth` configures, if any, each quoted.
  * 3. `Bearer realm="mcp-proxy"`.
  *
  * It never throws, whatever the arguments hold.
@@ -193,7 +300,7 @@ export const getWWWAuthenticateHeader = (
   // RFC 6750 §3: only the app knows whether a token came, and why it failed.
   getDynamicChallenge(authResult) ??
   // RFC 9728 §5.1: point the client at the protected-resource metadata.
-  getStaticChallenge(oauth) ??
+  getStaticChallenge({ oauth }) ??
   // RFC 9110 §15.5.2: a 401 MUST carry a challenge.
   BARE_CHALLENGE;
 
@@ -971,6 +1078,9 @@ export const startHTTPServer = async <T extends ServerLike>({
   port,
   sessionIdleTimeout = 0,
   sseEndpoint = "/sse",
+  sslCa,
+  sslCert,
+  sslKey,
   stateless,
   streamEndpoint = "/mcp",
 }: {
@@ -1003,6 +1113,14 @@ export const startHTTPServer = async <T extends ServerLike>({
    */
   sessionIdleTimeout?: number;
   sseEndpoint?: null | string;
+  /**
+   * With `sslCert` and `sslKey` (PEM file paths), the server speaks HTTPS;
+   * `sslCa` replaces the CA certificates it trusts. The promise rejects when
+   * only one of the pair is set or a file cannot be read.
+   */
+  sslCa?: TLSOptions["sslCa"];
+  sslCert?: TLSOptions["sslCert"];
+  sslKey?: TLSOptions["sslKey"];
   stateless?: boolean;
   streamEndpoint?: null | string;
 }): Promise<SSEServer> => {
@@ -1021,6 +1139,10 @@ export const startHTTPServer = async <T extends ServerLike>({
   const activeStreamTransports = new Map<string, StreamSession<T>>();
 
   const authMiddleware = new AuthenticationMiddleware({ apiKey, oauth });
+
+  // Built once: the door computes each 401's challenge itself, so asking
+  // the middleware per request would build it twice.
+  const apiKeyUnauthorizedBody = authMiddleware.getUnauthorizedResponse().body;
 
   const corsOptions = getCorsOptions(cors);
 
@@ -1043,7 +1165,7 @@ export const startHTTPServer = async <T extends ServerLike>({
     if (!authMiddleware.validateRequest(req)) {
       sendUnauthorizedResponse({
         authResult: undefined,
-        body: authMiddleware.getUnauthorizedResponse().body,
+        body: apiKeyUnauthorizedBody,
         oauth,
         res,
       });
@@ -1119,7 +1241,7 @@ export const startHTTPServer = async <T extends ServerLike>({
     }
   };
 
-  const httpServer = http.createServer(async (req, res) => {
+  const listener: http.RequestListener = async (req, res) => {
     try {
       await handleRequest(req, res);
     } catch (error) {
@@ -1140,6 +1262,13 @@ export const startHTTPServer = async <T extends ServerLike>({
         res.destroy();
       }
     }
+  };
+
+  const httpServer = await createHTTPServer({
+    listener,
+    sslCa,
+    sslCert,
+    sslKey,
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -11,8 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
+import {
+  type Certificates,
+  createCertificates,
+  fetchTrusting,
+} from "./certificates.js";
 import { getFreePort, initializeRequest, streamHeaders } from "./helpers.js";
 import {
   cleanEnvironment,
@@ -99,7 +104,11 @@ const startProxy = async (
 
   await proxy.waitFor("starting server on port");
 
-  return { ...proxy, url: (path: string) => new URL(path, `http://127.0.0.1:${port}`) };
+  return {
+    ...proxy,
+    port,
+    url: (path: string) => new URL(path, `http://127.0.0.1:${port}`),
+  };
 };
 
 type Kind = "sse" | "stream";
@@ -199,6 +208,9 @@ describe("mcp-proxy", () => {
       "--server",
       "--shell",
       "--sseEndpoint",
+      "--sslCa",
+      "--sslCert",
+      "--sslKey",
       "--stateless",
       "--streamEndpoint",
       "--version",
@@ -443,6 +455,107 @@ describe("mcp-proxy", () => {
       expect(isRunning(pid)).toBe(false);
     },
   );
+
+  describe("HTTPS", () => {
+    let certificates: Certificates;
+
+    beforeAll(async () => {
+      certificates = await createCertificates();
+    }, 60_000);
+
+    afterAll(async () => {
+      await certificates?.remove();
+    });
+
+    it.each<{
+      args: () => string[];
+      env?: () => Record<string, string>;
+      name: string;
+    }>([
+      {
+        args: () => [
+          "--sslCert",
+          certificates.certPath,
+          "--sslKey",
+          certificates.keyPath,
+        ],
+        name: "--sslCert and --sslKey",
+      },
+      {
+        args: () => [
+          "--ssl-ca",
+          certificates.caPath,
+          "--ssl-cert",
+          certificates.certPath,
+          "--ssl-key",
+          certificates.keyPath,
+        ],
+        name: "kebab-case --ssl-ca, --ssl-cert and --ssl-key",
+      },
+      {
+        args: () => [],
+        env: () => ({
+          MCP_PROXY_SSL_CERT: certificates.certPath,
+          MCP_PROXY_SSL_KEY: certificates.keyPath,
+        }),
+        name: "MCP_PROXY_SSL_CERT and MCP_PROXY_SSL_KEY",
+      },
+    ])("serves HTTPS with $name", async ({ args, env }) => {
+      const proxy = await startProxy(
+        [...args(), "--", ...serverCommand],
+        env?.(),
+      );
+      const client = new Client({ name: "cli-test", version: "1.0.0" });
+
+      clients.add(client);
+      await client.connect(
+        new StreamableHTTPClientTransport(
+          new URL(`https://127.0.0.1:${proxy.port}/mcp`),
+          { fetch: fetchTrusting({ ca: certificates.ca }) },
+        ),
+      );
+      await expectProxying(client);
+    });
+
+    it.each<{ args: () => string[]; message: () => string; name: string }>([
+      {
+        args: () => ["--sslCert", certificates.certPath],
+        message: () =>
+          "HTTPS needs both sslCert and sslKey, but only sslCert is set",
+        name: "--sslCert without --sslKey",
+      },
+      {
+        args: () => [
+          "--sslCert",
+          join(certificates.directory, "missing.pem"),
+          "--sslKey",
+          certificates.keyPath,
+        ],
+        message: () =>
+          `could not read the sslCert file "${join(certificates.directory, "missing.pem")}"`,
+        name: "an --sslCert file that does not exist",
+      },
+    ])(
+      "exits 1 with $name, never serving plain HTTP",
+      async ({ args, message }) => {
+        const port = await getFreePort();
+        const cli = runCli([
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          ...args(),
+          "--",
+          ...serverCommand,
+        ]);
+
+        expect(await cli.exited).toEqual({ code: 1, signal: null });
+        expect(cli.output()).toContain("could not start the proxy");
+        expect(cli.output()).toContain(message());
+        expect(cli.output()).not.toContain("starting server on port");
+      },
+    );
+  });
 
   describe("fails to start", () => {
     it.each<{ args: string[]; message: string; name: string }>([

@@ -4,7 +4,10 @@
  * hostile input, then properties over arbitrary input, then the SDK client
  * reading the challenge back.
  */
-import { extractResourceMetadataUrl } from "@modelcontextprotocol/sdk/client/auth.js";
+import {
+  extractResourceMetadataUrl,
+  extractWWWAuthenticateParams,
+} from "@modelcontextprotocol/sdk/client/auth.js";
 import fc from "fast-check";
 import { AuthenticationMiddleware as UpstreamAuthenticationMiddleware } from "mcp-proxy-upstream";
 import { validateHeaderValue } from "node:http";
@@ -58,6 +61,28 @@ const METADATA_URLS: [string, string][] = [
     "https://resource.example.com",
     "https://resource.example.com/.well-known/oauth-protected-resource",
   ],
+  // Any scheme with a host: FastMCP's own tests configure mcp://test-server.
+  [
+    "mcp://test-server",
+    "mcp://test-server/.well-known/oauth-protected-resource",
+  ],
+  [
+    "mcp://test-server/",
+    "mcp://test-server/.well-known/oauth-protected-resource",
+  ],
+  [
+    "mcp://test-server/mcp/",
+    "mcp://test-server/.well-known/oauth-protected-resource/mcp/",
+  ],
+  ["ftp://h/mcp", "ftp://h/.well-known/oauth-protected-resource/mcp"],
+  ["file://h/mcp", "file://h/.well-known/oauth-protected-resource/mcp"],
+  [
+    "wss://h:8443/a?b=1",
+    "wss://h:8443/.well-known/oauth-protected-resource/a?b=1",
+  ],
+  // Credentials in the resource never reach the header.
+  ["mcp://u:p@h:9/p", "mcp://h:9/.well-known/oauth-protected-resource/p"],
+  ["https://u:p@h/mcp", "https://h/.well-known/oauth-protected-resource/mcp"],
 ];
 
 /** Every value is a field value Node sends and RFC 6750 accepts. */
@@ -321,6 +346,7 @@ describe("static: the RFC 9728 §3.1 metadata URL of oauth's resource", () => {
   it.each([
     ["http://localhost:3000", true],
     ["https://resource.example.com", true],
+    ["mcp://test-server", true],
     ["https://h/mcp", false],
     ["https://h/mcp/", false],
   ])(
@@ -337,6 +363,129 @@ describe("static: the RFC 9728 §3.1 metadata URL of oauth's resource", () => {
       expect(ours === upstream).toBe(sameAsUpstream);
     },
   );
+});
+
+describe("static: the auth-params oauth configures (5.12.5's AuthConfig)", () => {
+  const METADATA =
+    'resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"';
+
+  it.each(
+    byName<Row>([
+      {
+        authResult: undefined,
+        expected: STATIC_MCP,
+        name: "none configured: exactly resource_metadata",
+        oauth: { ...OAUTH_MCP, realm: "", scope: undefined },
+      },
+      {
+        authResult: { authenticated: false },
+        expected: `Bearer realm="app", ${METADATA}`,
+        name: "a realm goes first",
+        oauth: { ...OAUTH_MCP, realm: "app" },
+      },
+      {
+        // MCP 2025-11-25 authorization §4.2: servers SHOULD add scope to the 401.
+        authResult: undefined,
+        expected: `Bearer ${METADATA}, scope="mcp:tools mcp:read"`,
+        name: "a scope",
+        oauth: { ...OAUTH_MCP, scope: "mcp:tools mcp:read" },
+      },
+      {
+        // 5.12.5's order: realm, resource_metadata, error, error_description,
+        // error_uri, scope.
+        authResult: new Error("expired"),
+        expected: `Bearer realm="app", ${METADATA}, error="invalid_token", error_description="The access token expired", error_uri="https://h/errors", scope="a b"`,
+        name: "every field",
+        oauth: {
+          error: "invalid_token",
+          error_description: "The access token expired",
+          error_uri: "https://h/errors",
+          protectedResource: { resource: "https://h/mcp" },
+          realm: "app",
+          scope: "a b",
+        },
+      },
+      {
+        authResult: undefined,
+        expected: 'Bearer realm="app"',
+        name: "a realm without a resource: the app's realm, not mcp-proxy's",
+        oauth: { realm: "app" },
+      },
+      {
+        authResult: undefined,
+        expected: 'Bearer realm="app", scope="a"',
+        name: "a resource without a host: the other fields stay",
+        oauth: { ...oauthFor("urn:x"), realm: "app", scope: "a" },
+      },
+      {
+        // RFC 9110 §5.6.4: escape `\` first, then `"`.
+        authResult: undefined,
+        expected: `Bearer realm="a \\"b\\" \\\\c", ${METADATA}`,
+        name: "quotes and backslashes escaped",
+        oauth: { ...OAUTH_MCP, realm: 'a "b" \\c' },
+      },
+      {
+        authResult: { wwwAuthenticate: 'Bearer realm="callback"' },
+        expected: 'Bearer realm="callback"',
+        name: "the callback's challenge still wins",
+        oauth: { ...OAUTH_MCP, realm: "app", scope: "a" },
+      },
+      ...(
+        [
+          ["CRLF", 'app"\r\nSet-Cookie: a=1'],
+          ["NUL", "app\0"],
+          ["a character above U+007E", "café"],
+          ["an empty string", ""],
+          ["whitespace only", " \t"],
+          ["8193 characters", "a".repeat(8193)],
+          ["a number", 5],
+          ["an object", { toString: () => "app" }],
+        ] as [string, unknown][]
+      ).map(([label, realm]) => ({
+        authResult: undefined,
+        expected: `Bearer ${METADATA}, scope="a"`,
+        name: `a realm of ${label}: left out, the rest kept`,
+        oauth: { ...OAUTH_MCP, realm, scope: "a" } as OAuth,
+      })),
+      {
+        authResult: undefined,
+        expected: `Bearer ${METADATA}, scope="a"`,
+        name: "a realm getter that throws: left out, the rest kept",
+        oauth: throwingGetter("realm", { ...OAUTH_MCP, scope: "a" }) as OAuth,
+      },
+      {
+        authResult: undefined,
+        expected: BARE,
+        name: "only unusable fields: bare",
+        oauth: { error: "bad\n", realm: "", scope: 5 } as unknown as OAuth,
+      },
+    ]),
+  )("%s", (_, { authResult, expected, oauth }) => {
+    expect(getWWWAuthenticateHeader(authResult, oauth)).toBe(expected);
+    expect(console.warn).not.toHaveBeenCalled();
+  });
+
+  it("the SDK client reads resource_metadata, scope and error back", () => {
+    const response = new Response(null, {
+      headers: {
+        "WWW-Authenticate": getWWWAuthenticateHeader(undefined, {
+          ...OAUTH_MCP,
+          error: "invalid_token",
+          realm: "app",
+          scope: "mcp:tools mcp:read",
+        }) as string,
+      },
+      status: 401,
+    });
+
+    expect(extractWWWAuthenticateParams(response)).toEqual({
+      error: "invalid_token",
+      resourceMetadataUrl: new URL(
+        "https://h/.well-known/oauth-protected-resource/mcp",
+      ),
+      scope: "mcp:tools mcp:read",
+    });
+  });
 });
 
 describe("hardening", () => {
@@ -548,18 +697,20 @@ describe("hardening", () => {
       name: "a valid dynamic value while oauth throws",
       oauth: hostileProxy() as OAuth,
     },
+    // Not an absolute URL with a host: no place for the well-known segment.
     ...[
       "not a url",
       "urn:x",
-      "ftp://h/mcp",
       "/mcp",
       "mcp",
       "mailto:a@h",
       "https://",
+      "file:///mcp",
+      "mcp:///mcp",
+      "mcp:test-server",
       5,
       true,
       {},
-      "file://h/mcp",
     ].map((resource) => ({
       authResult: undefined,
       expected: BARE,
@@ -644,8 +795,12 @@ describe("properties", () => {
     key: fc.constantFrom(
       "authenticated",
       "error",
+      "error_description",
+      "error_uri",
       "protectedResource",
+      "realm",
       "resource",
+      "scope",
       "statusCode",
       "wwwAuthenticate",
     ),
@@ -689,6 +844,9 @@ describe("properties", () => {
     anything,
     fc.record(
       {
+        error: fc.oneof(headerText, anything),
+        error_description: fc.oneof(headerText, anything),
+        error_uri: fc.oneof(headerText, anything),
         protectedResource: fc.oneof(
           anything,
           fc.record(
@@ -696,6 +854,8 @@ describe("properties", () => {
             { requiredKeys: [] },
           ),
         ),
+        realm: fc.oneof(headerText, anything),
+        scope: fc.oneof(headerText, anything),
       },
       { requiredKeys: [] },
     ),
@@ -765,6 +925,42 @@ describe("properties", () => {
             origin,
           ).href,
         );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("puts the well-known segment right after the host, whatever the scheme", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .webUrl({
+            validSchemes: ["ftp", "mcp", "wss", "x-mcp"],
+            withQueryParameters: true,
+          })
+          .filter((url) => !url.endsWith("?")),
+        (resource) => {
+          const header = getWWWAuthenticateHeader(undefined, oauthFor(resource));
+          const url = extractResourceMetadataUrl(
+            new Response(null, {
+              headers: { "WWW-Authenticate": header as string },
+              status: 401,
+            }),
+          );
+          const { host, pathname, protocol, search } = new URL(resource);
+
+          expect({
+            host: url?.host,
+            pathname: url?.pathname,
+            protocol: url?.protocol,
+            search: url?.search,
+          }).toEqual({
+            host,
+            pathname: `/.well-known/oauth-protected-resource${pathname === "/" ? "" : pathname}`,
+            protocol,
+            search,
+          });
         },
       ),
       { numRuns: 500 },

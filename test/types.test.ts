@@ -1,9 +1,10 @@
 /**
  * The built package as a consumer sees it: a TypeScript file that uses every
- * export of upstream 5.10.0 the way upstream's types allow must compile
- * against our `dist/index.d.ts` (it is first checked against upstream's own
- * declarations, which proves it is a fair consumer), and the runtime module
- * must offer every value upstream's does.
+ * export of upstream 5.10.0 (and another for 5.12.5's additions) the way
+ * upstream's types allow must compile against our `dist/index.d.ts` (each is
+ * first checked against that release's own declarations, which proves it is
+ * a fair consumer), and the runtime module must offer every value those
+ * releases' do.
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
@@ -188,6 +189,39 @@ export {
 };
 `;
 
+// What 5.12.5 adds: AuthConfig.oauth's challenge fields, the scope
+// challenge and getUnauthorizedResponse's options. Never run: only compiled.
+const CONSUMER_5_12 = `${CONSUMER}
+const oauth512: AuthConfig["oauth"] = {
+  error: "invalid_token",
+  error_description: "The access token expired",
+  error_uri: "https://example.com/errors",
+  protectedResource: { resource: "https://example.com/mcp" },
+  realm: "example",
+  scope: "mcp:tools",
+};
+const middleware512 = new AuthenticationMiddleware({ apiKey: "x", oauth: oauth512 });
+const scopeChallenge: {
+  body: string;
+  headers: Record<string, string>;
+  statusCode: number;
+} = middleware512.getScopeChallengeResponse(["mcp:tools"], "Needs mcp:tools", 1);
+void middleware512.getScopeChallengeResponse(["a"]);
+void middleware512.getScopeChallengeResponse([], undefined, "id");
+const unauthorized512: { body: string; headers: Record<string, string> } =
+  middleware512.getUnauthorizedResponse({
+    error: "invalid_token",
+    error_description: "The access token expired",
+    error_uri: "https://example.com/errors",
+    scope: "mcp:tools",
+  });
+void middleware512.getUnauthorizedResponse({});
+void middleware512.getUnauthorizedResponse(undefined);
+void startHTTPServer({ createServer: async () => newServer(), oauth: oauth512, port: 0 });
+
+export { scopeChallenge, unauthorized512 };
+`;
+
 const TSC_OPTIONS = [
   "--noEmit",
   "--strict",
@@ -207,9 +241,13 @@ const TSC_OPTIONS = [
 
 /**
  * A consumer project in a temp dir whose `mcp-proxy` is `packageDir`, with
- * the repository's SDK and @types.
+ * the repository's SDK and @types, and `source` as its consumer.ts.
  */
-const makeConsumer = async (root: string, packageDir: string) => {
+const makeConsumer = async (
+  root: string,
+  packageDir: string,
+  source = CONSUMER,
+) => {
   const modules = join(root, "node_modules");
   await mkdir(join(modules, "@modelcontextprotocol"), { recursive: true });
   await symlink(packageDir, join(modules, "mcp-proxy"), "dir");
@@ -227,7 +265,7 @@ const makeConsumer = async (root: string, packageDir: string) => {
     join(root, "package.json"),
     JSON.stringify({ name: "consumer", private: true, type: "module" }),
   );
-  await writeFile(join(root, "consumer.ts"), CONSUMER);
+  await writeFile(join(root, "consumer.ts"), source);
 };
 
 const typeCheck = (root: string) =>
@@ -261,6 +299,12 @@ describe("the built package", () => {
       join(temp, "upstream"),
       join(repo, "node_modules/mcp-proxy-upstream"),
     );
+    await makeConsumer(join(temp, "ours-5.12"), repo, CONSUMER_5_12);
+    await makeConsumer(
+      join(temp, "5.12"),
+      join(repo, "node_modules/mcp-proxy-5-12"),
+      CONSUMER_5_12,
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -278,6 +322,20 @@ describe("the built package", () => {
 
   it("the consumer compiles against our dist/index.d.ts", async () => {
     expect(await typeCheck(join(temp, "ours"))).toEqual({
+      code: 0,
+      output: "",
+    });
+  }, 120_000);
+
+  it("the 5.12.5 consumer compiles against 5.12.5's declarations", async () => {
+    expect(await typeCheck(join(temp, "5.12"))).toEqual({
+      code: 0,
+      output: "",
+    });
+  }, 120_000);
+
+  it("the 5.12.5 consumer compiles against our dist/index.d.ts", async () => {
+    expect(await typeCheck(join(temp, "ours-5.12"))).toEqual({
       code: 0,
       output: "",
     });
@@ -306,7 +364,19 @@ describe("the built package", () => {
     );
   });
 
-  it("AuthenticationMiddleware gives upstream's body, and leaves the challenge to startHTTPServer", async () => {
+  it("offers every value 5.12.5's module offers", async () => {
+    const ours = await import(pathToFileURL(join(dist, "index.js")).href);
+    const v512 = await import("mcp-proxy-5-12");
+
+    expect(Object.keys(ours)).toEqual(
+      expect.arrayContaining(Object.keys(v512)),
+    );
+    expect(Object.keys(v512).sort()).toEqual(
+      Object.keys(VALUE_EXPORTS).sort(),
+    );
+  });
+
+  it("AuthenticationMiddleware gives upstream's body and headers", async () => {
     const ours = await import(pathToFileURL(join(dist, "index.js")).href);
     const upstream = await import("mcp-proxy-upstream");
     const configs = [
@@ -326,11 +396,8 @@ describe("the built package", () => {
       const ourResponse = make(ours).getUnauthorizedResponse();
 
       expect(ourResponse.body).toBe(upstreamResponse.body);
-      // The challenge moved to startHTTPServer, which adds it to every 401;
-      // 5.10.0 put it here, and only when `oauth` was set.
-      expect(ourResponse.headers).toEqual({
-        "Content-Type": "application/json",
-      });
+      // An origin-only resource: exactly upstream's challenge.
+      expect(ourResponse.headers).toEqual(upstreamResponse.headers);
       expect(upstreamResponse.headers).toEqual(
         config?.oauth
           ? {

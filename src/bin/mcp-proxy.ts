@@ -133,6 +133,20 @@ const argv = await yargs(hideBin(process.argv))
       describe: "SSE endpoint",
       type: "string",
     },
+    sslCa: {
+      describe:
+        "PEM file of the CA certificates to trust instead of Node's defaults (HTTPS)",
+      type: "string",
+    },
+    sslCert: {
+      describe:
+        "PEM file of the certificate chain; with --sslKey, serves HTTPS",
+      type: "string",
+    },
+    sslKey: {
+      describe: "PEM file of the private key of --sslCert",
+      type: "string",
+    },
     stateless: {
       default: false,
       describe:
@@ -333,6 +347,9 @@ const start = async () => {
     port: argv.port,
     sessionIdleTimeout: argv.sessionIdleTimeout,
     sseEndpoint,
+    sslCa: argv.sslCa,
+    sslCert: argv.sslCert,
+    sslKey: argv.sslKey,
     stateless: argv.stateless,
     streamEndpoint,
   });
