@@ -2,9 +2,7 @@ import type { IncomingMessage } from "http";
 
 import { createHash, timingSafeEqual } from "node:crypto";
 
-// startHTTPServer.ts imports this module too; the cycle is harmless, as
-// neither module uses the other's exports before a request comes.
-import { getScopeChallenge, getStaticChallenge } from "./startHTTPServer.js";
+import { getScopeChallenge, getStaticChallenge } from "./challenge.js";
 
 export interface AuthConfig {
   apiKey?: string;
