@@ -9,9 +9,19 @@ import { randomUUID } from "node:crypto";
 
 import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
 import { applyCorsHeaders, type CorsOptions, getCorsOptions } from "./cors.js";
-import { isResponseLike, logError } from "./errors.js";
+import {
+  getErrorText,
+  isAuthenticationError,
+  isAuthenticationFailure,
+  isResponseLike,
+  logError,
+} from "./errors.js";
 import { InMemoryEventStore } from "./InMemoryEventStore.js";
-import { createJsonRpcErrorResponse, getRequestId } from "./jsonRpcErrors.js";
+import {
+  createJsonRpcErrorResponse,
+  getRequestId,
+  sendInternalServerError,
+} from "./jsonRpcErrors.js";
 import {
   DEFAULT_MAX_BODY_SIZE,
   exceedsMaxBodySize,
@@ -20,6 +30,7 @@ import {
   sendPayloadTooLarge,
 } from "./requestBody.js";
 import {
+  closeSessions,
   createCleanup,
   createIdleTimer,
   type ServerLike,
@@ -399,44 +410,6 @@ const handleResponseError = async ({
   return true;
 };
 
-const getErrorText = (error: unknown) => {
-  try {
-    return error instanceof Error ? error.message : String(error);
-  } catch {
-    return "";
-  }
-};
-
-/**
- * Whether an error `createServer` threw means the request failed
- * authentication: it carries a challenge, or a 401 or 403 status.
- */
-const isAuthenticationError = (error: unknown) => {
-  try {
-    const { status, statusCode, wwwAuthenticate } = error as {
-      status?: unknown;
-      statusCode?: unknown;
-      wwwAuthenticate?: unknown;
-    };
-
-    if (
-      wwwAuthenticate !== undefined ||
-      [401, 403].includes(Number(statusCode ?? status))
-    ) {
-      return true;
-    }
-  } catch {
-    // Nothing readable: only its text can tell.
-  }
-
-  // Kept for compatibility with 5.10.0, which recognised these words only.
-  const text = getErrorText(error);
-
-  return ["Authentication", "Invalid JWT", "Token", "Unauthorized"].some(
-    (word) => text.includes(word),
-  );
-};
-
 /**
  * Answers a failed `createServer` call: a thrown `Response` as it is, an
  * authentication error as a 401, anything else as a 500.
@@ -471,21 +444,6 @@ const handleCreateServerError = async ({
   }
 
   res.writeHead(500).end("Error creating server");
-};
-
-// Upstream's test: a falsy result, or one whose `authenticated` is falsy.
-const isAuthenticationFailure = (authResult: unknown) => {
-  try {
-    return (
-      !authResult ||
-      (typeof authResult === "object" &&
-        "authenticated" in authResult &&
-        !authResult.authenticated)
-    );
-  } catch {
-    // A result that cannot even be read proves no identity.
-    return true;
-  }
 };
 
 /**
@@ -1116,21 +1074,7 @@ export const startHTTPServer = async <T extends ServerLike>({
       await handleRequest(req, res);
     } catch (error) {
       logError("[mcp-proxy] error handling request", error);
-
-      // This handler's promise is Node's to drop: should even the 500 fail
-      // (a header Node rejects), the connection goes, never the process.
-      try {
-        if (res.headersSent) {
-          res.end();
-        } else if (!res.destroyed) {
-          res.setHeader("Content-Type", "application/json");
-          res
-            .writeHead(500)
-            .end(createJsonRpcErrorResponse(-32603, "Internal Server Error"));
-        }
-      } catch {
-        res.destroy();
-      }
+      sendInternalServerError({ res });
     }
   });
 
@@ -1144,13 +1088,10 @@ export const startHTTPServer = async <T extends ServerLike>({
 
   return {
     close: async () => {
-      for (const transport of [...activeSSETransports.values()]) {
-        await transport.close();
-      }
-
-      for (const { transport } of [...activeStreamTransports.values()]) {
-        await transport.close();
-      }
+      await closeSessions({
+        sseTransports: activeSSETransports,
+        streamSessions: activeStreamTransports,
+      });
 
       await new Promise<void>((resolve, reject) => {
         httpServer.close((error) => (error ? reject(error) : resolve()));
