@@ -1,5 +1,6 @@
 export type { AuthConfig } from "./authentication.js";
 export { AuthenticationMiddleware } from "./authentication.js";
+export type { AllowedHosts, AllowedOrigins } from "./callerGuards.js";
 export { InMemoryEventStore } from "./InMemoryEventStore.js";
 export { proxyServer } from "./proxyServer.js";
 export type { CorsOptions } from "./startHTTPServer.js";

@@ -8,6 +8,11 @@ import http from "http";
 import { randomUUID } from "node:crypto";
 
 import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
+import {
+  type AllowedHosts,
+  type AllowedOrigins,
+  createCallerGuards,
+} from "./callerGuards.js";
 import { applyCorsHeaders, type CorsOptions, getCorsOptions } from "./cors.js";
 import {
   getErrorText,
@@ -906,6 +911,8 @@ const handleSSEMessage = async ({
 };
 
 export const startHTTPServer = async <T extends ServerLike>({
+  allowedHosts,
+  allowedOrigins,
   apiKey,
   authenticate,
   cors,
@@ -924,6 +931,10 @@ export const startHTTPServer = async <T extends ServerLike>({
   stateless,
   streamEndpoint = "/mcp",
 }: {
+  /** `Host` values to answer; any other gets 403. Default: any. */
+  allowedHosts?: AllowedHosts;
+  /** Browser origins that may call; another `Origin` gets 403. Default: any. */
+  allowedOrigins?: AllowedOrigins;
   apiKey?: string;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   cors?: boolean | CorsOptions;
@@ -972,13 +983,19 @@ export const startHTTPServer = async <T extends ServerLike>({
 
   const authMiddleware = new AuthenticationMiddleware({ apiKey, oauth });
 
-  const corsOptions = getCorsOptions(cors);
+  const callerGuards = createCallerGuards({ allowedHosts, allowedOrigins });
+
+  const corsOptions = getCorsOptions(cors, callerGuards.isOriginAllowed);
 
   const handleRequest = async (
     req: http.IncomingMessage,
     res: http.ServerResponse,
   ) => {
     applyCorsHeaders(req, res, corsOptions);
+
+    if (callerGuards.handleForbiddenCaller({ req, res })) {
+      return;
+    }
 
     if (req.method === "OPTIONS") {
       res.writeHead(204).end();
