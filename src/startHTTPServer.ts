@@ -35,6 +35,11 @@ import {
   sendPayloadTooLarge,
 } from "./requestBody.js";
 import {
+  createOwnedSessions,
+  type GetOwnedSessions,
+  type GetSessionOwner,
+} from "./sessionOwners.js";
+import {
   closeSessions,
   createCleanup,
   createIdleTimer,
@@ -453,9 +458,10 @@ const handleCreateServerError = async ({
 
 /**
  * Runs `authenticate` and answers the request when it fails or throws.
- * Returns whether it answered. `getRequestBody` gives the JSON-RPC request
- * whose id the error answers; it is only called on failure, so a body the
- * SDK reads itself (`POST /messages`) is read here only when it never will.
+ * Returns whether it answered, and otherwise what `authenticate` returned.
+ * `getRequestBody` gives the JSON-RPC request whose id the error answers; it
+ * is only called on failure, so a body the SDK reads itself (`POST
+ * /messages`) is read here only when it never will.
  */
 const handleAuthentication = async ({
   authenticate,
@@ -469,9 +475,9 @@ const handleAuthentication = async ({
   oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
   res: http.ServerResponse;
-}): Promise<boolean> => {
+}): Promise<{ answered: false; authResult: unknown } | { answered: true }> => {
   if (!authenticate) {
-    return false;
+    return { answered: false, authResult: undefined };
   }
 
   let authResult: unknown;
@@ -481,7 +487,7 @@ const handleAuthentication = async ({
     authResult = await authenticate(req);
 
     if (!isAuthenticationFailure(authResult)) {
-      return false;
+      return { answered: false, authResult };
     }
   } catch (error) {
     logError("[mcp-proxy] authentication error", error);
@@ -496,7 +502,7 @@ const handleAuthentication = async ({
     threw &&
     (await handleResponseError({ error: authResult, oauth, requestBody, res }))
   ) {
-    return true;
+    return { answered: true };
   }
 
   sendUnauthorizedResponse({
@@ -512,7 +518,7 @@ const handleAuthentication = async ({
     res,
   });
 
-  return true;
+  return { answered: true };
 };
 
 /**
@@ -533,6 +539,7 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer,
   enableJsonResponse,
   eventStore,
+  getOwnedSessions,
   maxBodySize,
   oauth,
   onClose,
@@ -547,6 +554,7 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer: (request: http.IncomingMessage) => Promise<T>;
   enableJsonResponse?: boolean;
   eventStore?: EventStore;
+  getOwnedSessions: GetOwnedSessions;
   maxBodySize: number;
   oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
@@ -582,21 +590,23 @@ const handleStreamRequest = async <T extends ServerLike>({
   // MCP authorization §2.6: credentials come with every request, and are
   // checked before the session is looked up, so a live session id with a
   // revoked token gets a 401, never the session.
-  if (
-    await handleAuthentication({
-      authenticate,
-      getRequestBody: async () => body,
-      oauth,
-      req,
-      res,
-    })
-  ) {
+  const authentication = await handleAuthentication({
+    authenticate,
+    getRequestBody: async () => body,
+    oauth,
+    req,
+    res,
+  });
+
+  if (authentication.answered) {
     return;
   }
 
+  const owned = getOwnedSessions({ ...authentication, req });
+
   if (req.method === "POST") {
     if (sessionId) {
-      const session = activeTransports.get(sessionId);
+      const session = owned.find(activeTransports.get(sessionId));
 
       if (!session) {
         res.setHeader("Content-Type", "application/json");
@@ -657,7 +667,10 @@ const handleStreamRequest = async <T extends ServerLike>({
       enableJsonResponse,
       eventStore: eventStore ?? new InMemoryEventStore(),
       onsessioninitialized: (newSessionId) => {
-        activeTransports.set(newSessionId, { idleTimer, server, transport });
+        activeTransports.set(
+          newSessionId,
+          owned.claim({ idleTimer, server, transport }),
+        );
       },
       sessionIdGenerator: stateless ? undefined : randomUUID,
     });
@@ -705,7 +718,7 @@ const handleStreamRequest = async <T extends ServerLike>({
       return;
     }
 
-    const session = activeTransports.get(sessionId);
+    const session = owned.find(activeTransports.get(sessionId));
 
     if (!session) {
       res.writeHead(400).end("No active transport");
@@ -740,7 +753,7 @@ const handleStreamRequest = async <T extends ServerLike>({
 
     console.log("[mcp-proxy] received delete request for session", sessionId);
 
-    const session = activeTransports.get(sessionId);
+    const session = owned.find(activeTransports.get(sessionId));
 
     if (!session) {
       res.writeHead(400).end("No active transport");
@@ -766,6 +779,7 @@ const handleSSERequest = async <T extends ServerLike>({
   activeTransports,
   authenticate,
   createServer,
+  getOwnedSessions,
   oauth,
   onClose,
   onConnect,
@@ -775,15 +789,25 @@ const handleSSERequest = async <T extends ServerLike>({
   activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   createServer: (request: http.IncomingMessage) => Promise<T>;
+  getOwnedSessions: GetOwnedSessions;
   oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
   onConnect?: (server: T) => Promise<void>;
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }) => {
-  if (await handleAuthentication({ authenticate, oauth, req, res })) {
+  const authentication = await handleAuthentication({
+    authenticate,
+    oauth,
+    req,
+    res,
+  });
+
+  if (authentication.answered) {
     return;
   }
+
+  const owned = getOwnedSessions({ ...authentication, req });
 
   let closed = false;
 
@@ -810,7 +834,7 @@ const handleSSERequest = async <T extends ServerLike>({
 
   const transport = new SSEServerTransport("/messages", res);
 
-  activeTransports.set(transport.sessionId, transport);
+  activeTransports.set(transport.sessionId, owned.claim(transport));
 
   res.on("close", () => {
     activeTransports.delete(transport.sessionId);
@@ -844,6 +868,7 @@ const handleSSERequest = async <T extends ServerLike>({
 const handleSSEMessage = async ({
   activeTransports,
   authenticate,
+  getOwnedSessions,
   maxBodySize,
   oauth,
   req,
@@ -851,6 +876,7 @@ const handleSSEMessage = async ({
 }: {
   activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  getOwnedSessions: GetOwnedSessions;
   maxBodySize: number;
   oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
@@ -863,21 +889,21 @@ const handleSSEMessage = async ({
     return;
   }
 
-  if (
-    await handleAuthentication({
-      authenticate,
-      // A body over the limit (or cut short) answers no id; the connection,
-      // with the rest of that body unread, closes after the 401.
-      getRequestBody: () =>
-        getBody(req, maxBodySize).catch(() => {
-          res.setHeader("Connection", "close");
-          return null;
-        }),
-      oauth,
-      req,
-      res,
-    })
-  ) {
+  const authentication = await handleAuthentication({
+    authenticate,
+    // A body over the limit (or cut short) answers no id; the connection,
+    // with the rest of that body unread, closes after the 401.
+    getRequestBody: () =>
+      getBody(req, maxBodySize).catch(() => {
+        res.setHeader("Connection", "close");
+        return null;
+      }),
+    oauth,
+    req,
+    res,
+  });
+
+  if (authentication.answered) {
     return;
   }
 
@@ -890,7 +916,9 @@ const handleSSEMessage = async ({
     return;
   }
 
-  const transport = activeTransports.get(sessionId);
+  const transport = getOwnedSessions({ ...authentication, req }).find(
+    activeTransports.get(sessionId),
+  );
 
   if (!transport) {
     res.writeHead(400).end("No active transport");
@@ -919,6 +947,7 @@ export const startHTTPServer = async <T extends ServerLike>({
   createServer,
   enableJsonResponse,
   eventStore,
+  getSessionOwner,
   host = "::",
   maxBodySize = DEFAULT_MAX_BODY_SIZE,
   oauth,
@@ -941,6 +970,8 @@ export const startHTTPServer = async <T extends ServerLike>({
   createServer: (request: http.IncomingMessage) => Promise<T>;
   enableJsonResponse?: boolean;
   eventStore?: EventStore;
+  /** Who a request is; a session then serves only whoever created it. */
+  getSessionOwner?: GetSessionOwner;
   host?: string;
   /**
    * The largest request body, in bytes, a stream POST may carry (and a
@@ -987,6 +1018,8 @@ export const startHTTPServer = async <T extends ServerLike>({
 
   const corsOptions = getCorsOptions(cors, callerGuards.isOriginAllowed);
 
+  const getOwnedSessions = createOwnedSessions(getSessionOwner);
+
   const handleRequest = async (
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -1029,6 +1062,7 @@ export const startHTTPServer = async <T extends ServerLike>({
         activeTransports: activeSSETransports,
         authenticate,
         createServer,
+        getOwnedSessions,
         oauth,
         onClose,
         onConnect,
@@ -1046,6 +1080,7 @@ export const startHTTPServer = async <T extends ServerLike>({
       await handleSSEMessage({
         activeTransports: activeSSETransports,
         authenticate,
+        getOwnedSessions,
         maxBodySize,
         oauth,
         req,
@@ -1067,6 +1102,7 @@ export const startHTTPServer = async <T extends ServerLike>({
         createServer,
         enableJsonResponse,
         eventStore,
+        getOwnedSessions,
         maxBodySize,
         oauth,
         onClose,
