@@ -25,16 +25,28 @@ const defaultCorsOptions: CorsOptions = {
   origin: "*",
 };
 
-export const getCorsOptions = (cors?: boolean | CorsOptions) => {
+/**
+ * The CORS options in force. `isOriginAllowed` is the `allowedOrigins`
+ * check: unless `cors.origin` says otherwise, the origins it lets through
+ * are the ones echoed (with `Vary: Origin`), and no other.
+ */
+export const getCorsOptions = (
+  cors?: boolean | CorsOptions,
+  isOriginAllowed?: (origin: string) => boolean,
+) => {
   if (cors === false) {
     return undefined;
   }
 
+  const defaults = isOriginAllowed
+    ? { ...defaultCorsOptions, origin: isOriginAllowed }
+    : defaultCorsOptions;
+
   if (cors === true || cors === undefined) {
-    return defaultCorsOptions;
+    return defaults;
   }
 
-  return { ...defaultCorsOptions, ...cors };
+  return { ...defaults, ...cors };
 };
 
 const getAllowedOrigin = (
@@ -121,4 +133,3 @@ export const applyCorsHeaders = (
     res.setHeader("Access-Control-Max-Age", String(corsOptions.maxAge));
   }
 };
-

@@ -1,6 +1,6 @@
 // What went wrong, said safely: errors are logged by kind, never by message
-// (a message can quote a token or a body), and a thrown `Response` is told
-// apart from other errors.
+// (a message can quote a token or a body), and a thrown `Response`, an
+// authentication error or a failed `authenticate` is told apart.
 import util from "node:util";
 
 /**
@@ -71,3 +71,56 @@ export const logError = (note: string, error: unknown) => {
   }
 };
 
+/** An error's message, or what any other thrown value says; never throws. */
+export const getErrorText = (error: unknown) => {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return "";
+  }
+};
+
+/**
+ * Whether an error `createServer` threw means the request failed
+ * authentication: it carries a challenge, or a 401 or 403 status.
+ */
+export const isAuthenticationError = (error: unknown) => {
+  try {
+    const { status, statusCode, wwwAuthenticate } = error as {
+      status?: unknown;
+      statusCode?: unknown;
+      wwwAuthenticate?: unknown;
+    };
+
+    if (
+      wwwAuthenticate !== undefined ||
+      [401, 403].includes(Number(statusCode ?? status))
+    ) {
+      return true;
+    }
+  } catch {
+    // Nothing readable: only its text can tell.
+  }
+
+  // Kept for compatibility with 5.10.0, which recognised these words only.
+  const text = getErrorText(error);
+
+  return ["Authentication", "Invalid JWT", "Token", "Unauthorized"].some(
+    (word) => text.includes(word),
+  );
+};
+
+// Upstream's test: a falsy result, or one whose `authenticated` is falsy.
+export const isAuthenticationFailure = (authResult: unknown) => {
+  try {
+    return (
+      !authResult ||
+      (typeof authResult === "object" &&
+        "authenticated" in authResult &&
+        !authResult.authenticated)
+    );
+  } catch {
+    // A result that cannot even be read proves no identity.
+    return true;
+  }
+};

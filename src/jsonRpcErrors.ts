@@ -1,4 +1,5 @@
 // The JSON-RPC 2.0 error bodies the HTTP server answers with.
+import type http from "node:http";
 
 /**
  * The JSON-RPC id an error answers: a string or number id, else null
@@ -21,4 +22,29 @@ export const createJsonRpcErrorResponse = (
     id,
     jsonrpc: "2.0",
   });
+};
+
+/**
+ * Answers a request whose handling threw: a 500, or the end of an answer
+ * already started. The request handler's promise is Node's to drop, so
+ * should even this fail (a header Node rejects), the connection goes, never
+ * the process.
+ */
+export const sendInternalServerError = ({
+  res,
+}: {
+  res: http.ServerResponse;
+}) => {
+  try {
+    if (res.headersSent) {
+      res.end();
+    } else if (!res.destroyed) {
+      res.setHeader("Content-Type", "application/json");
+      res
+        .writeHead(500)
+        .end(createJsonRpcErrorResponse(-32603, "Internal Server Error"));
+    }
+  } catch {
+    res.destroy();
+  }
 };

@@ -1,6 +1,7 @@
 // The bookkeeping of sessions: which are open, when an idle one closes, and
 // the cleanup that runs once when one ends.
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type http from "node:http";
 
@@ -89,4 +90,22 @@ export const createCleanup = <T extends ServerLike>(
 
     return cleanup;
   };
+};
+
+/** Closes every session still open, SSE and stream alike. */
+export const closeSessions = async <T extends ServerLike>({
+  sseTransports,
+  streamSessions,
+}: {
+  sseTransports: Map<string, SSEServerTransport>;
+  streamSessions: Map<string, StreamSession<T>>;
+}) => {
+  // Copies: each close takes its session out of the map.
+  for (const transport of [...sseTransports.values()]) {
+    await transport.close();
+  }
+
+  for (const { transport } of [...streamSessions.values()]) {
+    await transport.close();
+  }
 };

@@ -9,14 +9,29 @@ import { randomUUID } from "node:crypto";
 
 import { AuthConfig, AuthenticationMiddleware } from "./authentication.js";
 import {
+  type AllowedHosts,
+  type AllowedOrigins,
+  createCallerGuards,
+} from "./callerGuards.js";
+import {
   BARE_CHALLENGE,
   getDynamicChallenge,
   getStaticChallenge,
 } from "./challenge.js";
 import { applyCorsHeaders, type CorsOptions, getCorsOptions } from "./cors.js";
-import { isResponseLike, logError } from "./errors.js";
+import {
+  getErrorText,
+  isAuthenticationError,
+  isAuthenticationFailure,
+  isResponseLike,
+  logError,
+} from "./errors.js";
 import { InMemoryEventStore } from "./InMemoryEventStore.js";
-import { createJsonRpcErrorResponse, getRequestId } from "./jsonRpcErrors.js";
+import {
+  createJsonRpcErrorResponse,
+  getRequestId,
+  sendInternalServerError,
+} from "./jsonRpcErrors.js";
 import {
   DEFAULT_MAX_BODY_SIZE,
   exceedsMaxBodySize,
@@ -27,6 +42,12 @@ import {
 } from "./requestBody.js";
 import { createSessionEventStore } from "./sessionEventStore.js";
 import {
+  createOwnedSessions,
+  type GetOwnedSessions,
+  type GetSessionOwner,
+} from "./sessionOwners.js";
+import {
+  closeSessions,
   createCleanup,
   createIdleTimer,
   type ServerLike,
@@ -277,44 +298,6 @@ const handleResponseError = async ({
   return true;
 };
 
-const getErrorText = (error: unknown) => {
-  try {
-    return error instanceof Error ? error.message : String(error);
-  } catch {
-    return "";
-  }
-};
-
-/**
- * Whether an error `createServer` threw means the request failed
- * authentication: it carries a challenge, or a 401 or 403 status.
- */
-const isAuthenticationError = (error: unknown) => {
-  try {
-    const { status, statusCode, wwwAuthenticate } = error as {
-      status?: unknown;
-      statusCode?: unknown;
-      wwwAuthenticate?: unknown;
-    };
-
-    if (
-      wwwAuthenticate !== undefined ||
-      [401, 403].includes(Number(statusCode ?? status))
-    ) {
-      return true;
-    }
-  } catch {
-    // Nothing readable: only its text can tell.
-  }
-
-  // Kept for compatibility with 5.10.0, which recognised these words only.
-  const text = getErrorText(error);
-
-  return ["Authentication", "Invalid JWT", "Token", "Unauthorized"].some(
-    (word) => text.includes(word),
-  );
-};
-
 /**
  * Answers a failed `createServer` call: a thrown `Response` as it is, an
  * authentication error as a 401, anything else as a 500.
@@ -351,26 +334,12 @@ const handleCreateServerError = async ({
   res.writeHead(500).end("Error creating server");
 };
 
-// Upstream's test: a falsy result, or one whose `authenticated` is falsy.
-const isAuthenticationFailure = (authResult: unknown) => {
-  try {
-    return (
-      !authResult ||
-      (typeof authResult === "object" &&
-        "authenticated" in authResult &&
-        !authResult.authenticated)
-    );
-  } catch {
-    // A result that cannot even be read proves no identity.
-    return true;
-  }
-};
-
 /**
  * Runs `authenticate` and answers the request when it fails or throws.
- * Returns whether it answered. `getRequestBody` gives the JSON-RPC request
- * whose id the error answers; it is only called on failure, so a body the
- * SDK reads itself (`POST /messages`) is read here only when it never will.
+ * Returns whether it answered, and otherwise what `authenticate` returned.
+ * `getRequestBody` gives the JSON-RPC request whose id the error answers; it
+ * is only called on failure, so a body the SDK reads itself (`POST
+ * /messages`) is read here only when it never will.
  */
 const handleAuthentication = async ({
   authenticate,
@@ -384,9 +353,9 @@ const handleAuthentication = async ({
   oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
   res: http.ServerResponse;
-}): Promise<boolean> => {
+}): Promise<{ answered: false; authResult: unknown } | { answered: true }> => {
   if (!authenticate) {
-    return false;
+    return { answered: false, authResult: undefined };
   }
 
   let authResult: unknown;
@@ -396,7 +365,7 @@ const handleAuthentication = async ({
     authResult = await authenticate(req);
 
     if (!isAuthenticationFailure(authResult)) {
-      return false;
+      return { answered: false, authResult };
     }
   } catch (error) {
     logError("[mcp-proxy] authentication error", error);
@@ -411,7 +380,7 @@ const handleAuthentication = async ({
     threw &&
     (await handleResponseError({ error: authResult, oauth, requestBody, res }))
   ) {
-    return true;
+    return { answered: true };
   }
 
   sendUnauthorizedResponse({
@@ -427,7 +396,7 @@ const handleAuthentication = async ({
     res,
   });
 
-  return true;
+  return { answered: true };
 };
 
 /**
@@ -448,6 +417,7 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer,
   enableJsonResponse,
   eventStore,
+  getOwnedSessions,
   maxBodySize,
   oauth,
   onClose,
@@ -462,6 +432,7 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer: (request: http.IncomingMessage) => Promise<T>;
   enableJsonResponse?: boolean;
   eventStore?: EventStore;
+  getOwnedSessions: GetOwnedSessions;
   maxBodySize: number;
   oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
@@ -486,18 +457,22 @@ const handleStreamRequest = async <T extends ServerLike>({
   // revoked token gets a 401, never the session. They are checked on the
   // headers, before the body is read: a caller who fails makes the server
   // hold no more of the body than the 401's id needs.
-  if (
-    await handleAuthentication({
-      authenticate,
-      getRequestBody:
-        req.method === "POST" ? () => getUnauthenticatedBody({ maxBodySize, req, res }) : undefined,
-      oauth,
-      req,
-      res,
-    })
-  ) {
+  const authentication = await handleAuthentication({
+    authenticate,
+    getRequestBody:
+      req.method === "POST"
+        ? () => getUnauthenticatedBody({ maxBodySize, req, res })
+        : undefined,
+    oauth,
+    req,
+    res,
+  });
+
+  if (authentication.answered) {
     return;
   }
+
+  const owned = getOwnedSessions({ ...authentication, req });
 
   if (req.method === "POST") {
     try {
@@ -514,7 +489,7 @@ const handleStreamRequest = async <T extends ServerLike>({
 
   if (req.method === "POST") {
     if (sessionId) {
-      const session = activeTransports.get(sessionId);
+      const session = owned.find(activeTransports.get(sessionId));
 
       if (!session) {
         res.setHeader("Content-Type", "application/json");
@@ -579,7 +554,10 @@ const handleStreamRequest = async <T extends ServerLike>({
         ? createSessionEventStore(eventStore)
         : new InMemoryEventStore(),
       onsessioninitialized: (newSessionId) => {
-        activeTransports.set(newSessionId, { idleTimer, server, transport });
+        activeTransports.set(
+          newSessionId,
+          owned.claim({ idleTimer, server, transport }),
+        );
       },
       sessionIdGenerator: stateless ? undefined : randomUUID,
     });
@@ -632,7 +610,7 @@ const handleStreamRequest = async <T extends ServerLike>({
       return;
     }
 
-    const session = activeTransports.get(sessionId);
+    const session = owned.find(activeTransports.get(sessionId));
 
     if (!session) {
       res.writeHead(400).end("No active transport");
@@ -667,7 +645,7 @@ const handleStreamRequest = async <T extends ServerLike>({
 
     console.log("[mcp-proxy] received delete request for session", sessionId);
 
-    const session = activeTransports.get(sessionId);
+    const session = owned.find(activeTransports.get(sessionId));
 
     if (!session) {
       res.writeHead(400).end("No active transport");
@@ -693,6 +671,7 @@ const handleSSERequest = async <T extends ServerLike>({
   activeTransports,
   authenticate,
   createServer,
+  getOwnedSessions,
   oauth,
   onClose,
   onConnect,
@@ -702,15 +681,25 @@ const handleSSERequest = async <T extends ServerLike>({
   activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   createServer: (request: http.IncomingMessage) => Promise<T>;
+  getOwnedSessions: GetOwnedSessions;
   oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
   onConnect?: (server: T) => Promise<void>;
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }) => {
-  if (await handleAuthentication({ authenticate, oauth, req, res })) {
+  const authentication = await handleAuthentication({
+    authenticate,
+    oauth,
+    req,
+    res,
+  });
+
+  if (authentication.answered) {
     return;
   }
+
+  const owned = getOwnedSessions({ ...authentication, req });
 
   let closed = false;
 
@@ -737,7 +726,7 @@ const handleSSERequest = async <T extends ServerLike>({
 
   const transport = new SSEServerTransport("/messages", res);
 
-  activeTransports.set(transport.sessionId, transport);
+  activeTransports.set(transport.sessionId, owned.claim(transport));
 
   res.on("close", () => {
     activeTransports.delete(transport.sessionId);
@@ -771,6 +760,7 @@ const handleSSERequest = async <T extends ServerLike>({
 const handleSSEMessage = async ({
   activeTransports,
   authenticate,
+  getOwnedSessions,
   maxBodySize,
   oauth,
   req,
@@ -778,6 +768,7 @@ const handleSSEMessage = async ({
 }: {
   activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  getOwnedSessions: GetOwnedSessions;
   maxBodySize: number;
   oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
@@ -790,15 +781,15 @@ const handleSSEMessage = async ({
     return;
   }
 
-  if (
-    await handleAuthentication({
-      authenticate,
-      getRequestBody: () => getUnauthenticatedBody({ maxBodySize, req, res }),
-      oauth,
-      req,
-      res,
-    })
-  ) {
+  const authentication = await handleAuthentication({
+    authenticate,
+    getRequestBody: () => getUnauthenticatedBody({ maxBodySize, req, res }),
+    oauth,
+    req,
+    res,
+  });
+
+  if (authentication.answered) {
     return;
   }
 
@@ -811,7 +802,9 @@ const handleSSEMessage = async ({
     return;
   }
 
-  const transport = activeTransports.get(sessionId);
+  const transport = getOwnedSessions({ ...authentication, req }).find(
+    activeTransports.get(sessionId),
+  );
 
   if (!transport) {
     res.writeHead(400).end("No active transport");
@@ -832,12 +825,15 @@ const handleSSEMessage = async ({
 };
 
 export const startHTTPServer = async <T extends ServerLike>({
+  allowedHosts,
+  allowedOrigins,
   apiKey,
   authenticate,
   cors,
   createServer,
   enableJsonResponse,
   eventStore,
+  getSessionOwner,
   host = "::",
   maxBodySize = DEFAULT_MAX_BODY_SIZE,
   oauth,
@@ -853,12 +849,18 @@ export const startHTTPServer = async <T extends ServerLike>({
   stateless,
   streamEndpoint = "/mcp",
 }: {
+  /** `Host` values to answer; any other gets 403. Default: any. */
+  allowedHosts?: AllowedHosts;
+  /** Browser origins that may call; another `Origin` gets 403. Default: any. */
+  allowedOrigins?: AllowedOrigins;
   apiKey?: string;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   cors?: boolean | CorsOptions;
   createServer: (request: http.IncomingMessage) => Promise<T>;
   enableJsonResponse?: boolean;
   eventStore?: EventStore;
+  /** Who a request is; a session then serves only whoever created it. */
+  getSessionOwner?: GetSessionOwner;
   host?: string;
   /**
    * The largest request body, in bytes, a stream POST may carry (and a
@@ -913,13 +915,21 @@ export const startHTTPServer = async <T extends ServerLike>({
   // the middleware per request would build it twice.
   const apiKeyUnauthorizedBody = authMiddleware.getUnauthorizedResponse().body;
 
-  const corsOptions = getCorsOptions(cors);
+  const callerGuards = createCallerGuards({ allowedHosts, allowedOrigins });
+
+  const corsOptions = getCorsOptions(cors, callerGuards.isOriginAllowed);
+
+  const getOwnedSessions = createOwnedSessions(getSessionOwner);
 
   const handleRequest = async (
     req: http.IncomingMessage,
     res: http.ServerResponse,
   ) => {
     applyCorsHeaders(req, res, corsOptions);
+
+    if (callerGuards.handleForbiddenCaller({ req, res })) {
+      return;
+    }
 
     if (req.method === "OPTIONS") {
       res.writeHead(204).end();
@@ -953,6 +963,7 @@ export const startHTTPServer = async <T extends ServerLike>({
         activeTransports: activeSSETransports,
         authenticate,
         createServer,
+        getOwnedSessions,
         oauth,
         onClose,
         onConnect,
@@ -970,6 +981,7 @@ export const startHTTPServer = async <T extends ServerLike>({
       await handleSSEMessage({
         activeTransports: activeSSETransports,
         authenticate,
+        getOwnedSessions,
         maxBodySize,
         oauth,
         req,
@@ -991,6 +1003,7 @@ export const startHTTPServer = async <T extends ServerLike>({
         createServer,
         enableJsonResponse,
         eventStore,
+        getOwnedSessions,
         maxBodySize,
         oauth,
         onClose,
@@ -1015,21 +1028,7 @@ export const startHTTPServer = async <T extends ServerLike>({
       await handleRequest(req, res);
     } catch (error) {
       logError("[mcp-proxy] error handling request", error);
-
-      // This handler's promise is Node's to drop: should even the 500 fail
-      // (a header Node rejects), the connection goes, never the process.
-      try {
-        if (res.headersSent) {
-          res.end();
-        } else if (!res.destroyed) {
-          res.setHeader("Content-Type", "application/json");
-          res
-            .writeHead(500)
-            .end(createJsonRpcErrorResponse(-32603, "Internal Server Error"));
-        }
-      } catch {
-        res.destroy();
-      }
+      sendInternalServerError({ res });
     }
   };
 
@@ -1050,13 +1049,10 @@ export const startHTTPServer = async <T extends ServerLike>({
 
   return {
     close: async () => {
-      for (const transport of [...activeSSETransports.values()]) {
-        await transport.close();
-      }
-
-      for (const { transport } of [...activeStreamTransports.values()]) {
-        await transport.close();
-      }
+      await closeSessions({
+        sseTransports: activeSSETransports,
+        streamSessions: activeStreamTransports,
+      });
 
       await new Promise<void>((resolve, reject) => {
         httpServer.close((error) => (error ? reject(error) : resolve()));

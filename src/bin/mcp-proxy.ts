@@ -8,6 +8,8 @@ import util from "node:util";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 
+import { isLoopbackOrigin, normalizeOrigin } from "../callerGuards.js";
+import { describeExposure } from "./exposure.js";
 
 util.inspect.defaultOptions.depth = 8;
 
@@ -54,6 +56,44 @@ const afterDashes = (value: unknown): string[] =>
 const isNonNegativeNumber = (value: unknown) =>
   typeof value === "number" && Number.isFinite(value) && value >= 0;
 
+const parserConfiguration = {
+  // A repeated option takes its last value instead of becoming an array.
+  "duplicate-arguments-array": false,
+  // The command's arguments stay the strings they were typed as.
+  "parse-positional-numbers": false,
+  "populate--": true,
+  // Options mcp-proxy does not know belong to the command: keep them, in place.
+  "unknown-options-as-args": true,
+};
+
+/**
+ * Every value of the list options: each repetition, each split at commas
+ * (`MCP_PROXY_ALLOWED_ORIGINS=a,b`). The main parse keeps only the last
+ * repetition, as it does for every other option. `undefined` when unset.
+ */
+const lists = await yargs(hideBin(process.argv))
+  .env("MCP_PROXY")
+  .parserConfiguration({
+    ...parserConfiguration,
+    "duplicate-arguments-array": true,
+  })
+  .options({
+    allowedHosts: { array: true, nargs: 1, type: "string" },
+    allowedOrigins: { array: true, nargs: 1, type: "string" },
+  })
+  .help(false)
+  .version(false)
+  .parseAsync();
+
+const splitList = (values: string[] | undefined) =>
+  values
+    ?.flatMap((value) => String(value).split(","))
+    .map((value) => value.trim())
+    .filter(Boolean);
+
+const allowedHostList = splitList(lists.allowedHosts);
+const allowedOriginList = splitList(lists.allowedOrigins);
+
 const argv = await yargs(hideBin(process.argv))
   .scriptName("mcp-proxy")
   .usage(
@@ -61,16 +101,19 @@ const argv = await yargs(hideBin(process.argv))
       "Runs <command> as a stdio MCP server and serves it over SSE and streamable HTTP.",
   )
   .env("MCP_PROXY")
-  .parserConfiguration({
-    // A repeated option takes its last value instead of becoming an array.
-    "duplicate-arguments-array": false,
-    // The command's arguments stay the strings they were typed as.
-    "parse-positional-numbers": false,
-    "populate--": true,
-    // Options mcp-proxy does not know belong to the command: keep them, in place.
-    "unknown-options-as-args": true,
-  })
+  .parserConfiguration(parserConfiguration)
   .options({
+    allowedHosts: {
+      describe:
+        "Host header values to answer, port included (comma-separated or repeated), e.g. localhost:8080,127.0.0.1:8080,[::1]:8080; any other gets 403",
+      type: "string",
+    },
+    allowedOrigins: {
+      defaultDescription: "loopback pages",
+      describe:
+        "Browser origins that may call (comma-separated or repeated; * for any); a request with any other Origin gets 403",
+      type: "string",
+    },
     apiKey: {
       describe: "Require this API key in the X-API-Key header of every request",
       type: "string",
@@ -160,6 +203,12 @@ const argv = await yargs(hideBin(process.argv))
     },
   })
   .check((parsed) => {
+    for (const origin of allowedOriginList ?? []) {
+      if (origin !== "*" && normalizeOrigin(origin) === undefined) {
+        throw new Error(`--allowedOrigins: ${origin} is not an origin`);
+      }
+    }
+
     for (const key of [
       "gracefulShutdownTimeout",
       "maxBodySize",
@@ -254,6 +303,15 @@ const streamEndpoint =
     ? null
     : (argv.streamEndpoint ?? argv.endpoint ?? "/mcp");
 
+// MCP transport spec: servers MUST validate Origin. Only browsers send it,
+// so other clients on the network keep working as with upstream.
+const allowedOrigins =
+  allowedOriginList === undefined
+    ? "loopback"
+    : allowedOriginList.includes("*")
+      ? undefined
+      : allowedOriginList.map((origin) => normalizeOrigin(origin) ?? origin);
+
 const childEnvironment: Record<string, string> = {};
 
 for (const [name, value] of Object.entries(process.env)) {
@@ -326,6 +384,9 @@ const start = async () => {
   const serverCapabilities = client.getServerCapabilities() ?? {};
 
   return startHTTPServer({
+    allowedHosts: allowedHostList,
+    allowedOrigins:
+      allowedOrigins === "loopback" ? isLoopbackOrigin : allowedOrigins,
     apiKey: argv.apiKey,
     createServer: async () => {
       const server = new Server(serverVersion, {
@@ -416,5 +477,24 @@ const onSignal = () => {
 
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
+
+const exposure = describeExposure({
+  allowedHosts: allowedHostList,
+  allowedOrigins,
+  command,
+  hasApiKey: Boolean(argv.apiKey),
+  host: argv.host,
+  port: argv.port,
+  sseEndpoint,
+  streamEndpoint,
+});
+
+for (const line of exposure.info) {
+  console.info(line);
+}
+
+for (const line of exposure.warnings) {
+  console.warn(line);
+}
 
 console.info("starting server on port %d", argv.port);
