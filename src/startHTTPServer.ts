@@ -88,7 +88,13 @@ export const getWWWAuthenticateHeader = (
   oauth?: AuthConfig["oauth"],
 ): string | string[] =>
   // RFC 6750 §3: only the app knows whether a token came, and why it failed.
-  getDynamicChallenge(authResult) ??
+  getDynamicChallenge(authResult) ?? getFallbackChallenge(oauth);
+
+/**
+ * Rules 2 and 3: the challenge of a failure that brings none of its own.
+ * The server works it out once, when it starts, as it reads its options.
+ */
+const getFallbackChallenge = (oauth?: AuthConfig["oauth"]) =>
   // RFC 9728 §5.1: point the client at the protected-resource metadata.
   getStaticChallenge({ oauth }) ??
   // RFC 9110 §15.5.2: a 401 MUST carry a challenge.
@@ -155,14 +161,14 @@ const getAuthFailureStatus = (authResult: unknown) => {
 const sendUnauthorizedResponse = ({
   authResult,
   body,
-  oauth,
+  fallbackChallenge,
   res,
   status = getAuthFailureStatus(authResult),
   statusMessage,
 }: {
   authResult: unknown;
   body: string;
-  oauth?: AuthConfig["oauth"];
+  fallbackChallenge: string;
   res: http.ServerResponse;
   status?: number;
   statusMessage?: string;
@@ -178,7 +184,8 @@ const sendUnauthorizedResponse = ({
   // RFC 9110 §15.5.2: a 401 MUST carry a challenge (RFC 6750 §3.1 gives the
   // 403 of insufficient_scope one too).
   if ((status === 401 || status === 403) && !res.hasHeader("WWW-Authenticate")) {
-    headers["WWW-Authenticate"] = getWWWAuthenticateHeader(authResult, oauth);
+    headers["WWW-Authenticate"] =
+      getDynamicChallenge(authResult) ?? fallbackChallenge;
   }
 
   res.writeHead(status, statusMessage, headers).end(body);
@@ -206,12 +213,12 @@ const HOP_BY_HOP_HEADERS = new Set([
  */
 const handleResponseError = async ({
   error,
-  oauth,
+  fallbackChallenge,
   requestBody,
   res,
 }: {
   error: unknown;
-  oauth?: AuthConfig["oauth"];
+  fallbackChallenge: string;
   requestBody?: unknown;
   res: http.ServerResponse;
 }): Promise<boolean> => {
@@ -289,7 +296,7 @@ const handleResponseError = async ({
   sendUnauthorizedResponse({
     authResult: error,
     body,
-    oauth,
+    fallbackChallenge,
     res,
     status,
     statusMessage: /^[\t\x20-\x7e\x80-\xff]*$/.test(reason) ? reason : undefined,
@@ -304,16 +311,16 @@ const handleResponseError = async ({
  */
 const handleCreateServerError = async ({
   error,
-  oauth,
+  fallbackChallenge,
   requestBody,
   res,
 }: {
   error: unknown;
-  oauth?: AuthConfig["oauth"];
+  fallbackChallenge: string;
   requestBody?: unknown;
   res: http.ServerResponse;
 }) => {
-  if (await handleResponseError({ error, oauth, requestBody, res })) {
+  if (await handleResponseError({ error, fallbackChallenge, requestBody, res })) {
     return;
   }
 
@@ -325,7 +332,7 @@ const handleCreateServerError = async ({
         fallbackMessage: getErrorText(error),
         requestBody,
       }),
-      oauth,
+      fallbackChallenge,
       res,
     });
     return;
@@ -343,14 +350,14 @@ const handleCreateServerError = async ({
  */
 const handleAuthentication = async ({
   authenticate,
+  fallbackChallenge,
   getRequestBody,
-  oauth,
   req,
   res,
 }: {
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  fallbackChallenge: string;
   getRequestBody?: () => Promise<unknown>;
-  oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }): Promise<{ answered: false; authResult: unknown } | { answered: true }> => {
@@ -378,7 +385,7 @@ const handleAuthentication = async ({
 
   if (
     threw &&
-    (await handleResponseError({ error: authResult, oauth, requestBody, res }))
+    (await handleResponseError({ error: authResult, fallbackChallenge, requestBody, res }))
   ) {
     return { answered: true };
   }
@@ -392,7 +399,7 @@ const handleAuthentication = async ({
         : "Unauthorized: Authentication failed",
       requestBody,
     }),
-    oauth,
+    fallbackChallenge,
     res,
   });
 
@@ -417,9 +424,9 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer,
   enableJsonResponse,
   eventStore,
+  fallbackChallenge,
   getOwnedSessions,
   maxBodySize,
-  oauth,
   onClose,
   onConnect,
   req,
@@ -432,9 +439,9 @@ const handleStreamRequest = async <T extends ServerLike>({
   createServer: (request: http.IncomingMessage) => Promise<T>;
   enableJsonResponse?: boolean;
   eventStore?: EventStore;
+  fallbackChallenge: string;
   getOwnedSessions: GetOwnedSessions;
   maxBodySize: number;
-  oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
   onConnect?: (server: T) => Promise<void>;
   req: http.IncomingMessage;
@@ -459,11 +466,11 @@ const handleStreamRequest = async <T extends ServerLike>({
   // hold no more of the body than the 401's id needs.
   const authentication = await handleAuthentication({
     authenticate,
+    fallbackChallenge,
     getRequestBody:
       req.method === "POST"
         ? () => getUnauthenticatedBody({ maxBodySize, req, res })
         : undefined,
-    oauth,
     req,
     res,
   });
@@ -524,7 +531,7 @@ const handleStreamRequest = async <T extends ServerLike>({
     try {
       server = await createServer(req);
     } catch (error) {
-      await handleCreateServerError({ error, oauth, requestBody: body, res });
+      await handleCreateServerError({ error, fallbackChallenge, requestBody: body, res });
       return;
     }
 
@@ -671,8 +678,8 @@ const handleSSERequest = async <T extends ServerLike>({
   activeTransports,
   authenticate,
   createServer,
+  fallbackChallenge,
   getOwnedSessions,
-  oauth,
   onClose,
   onConnect,
   req,
@@ -681,8 +688,8 @@ const handleSSERequest = async <T extends ServerLike>({
   activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
   createServer: (request: http.IncomingMessage) => Promise<T>;
+  fallbackChallenge: string;
   getOwnedSessions: GetOwnedSessions;
-  oauth?: AuthConfig["oauth"];
   onClose?: (server: T) => Promise<void>;
   onConnect?: (server: T) => Promise<void>;
   req: http.IncomingMessage;
@@ -690,7 +697,7 @@ const handleSSERequest = async <T extends ServerLike>({
 }) => {
   const authentication = await handleAuthentication({
     authenticate,
-    oauth,
+    fallbackChallenge,
     req,
     res,
   });
@@ -712,7 +719,7 @@ const handleSSERequest = async <T extends ServerLike>({
   try {
     server = await createServer(req);
   } catch (error) {
-    await handleCreateServerError({ error, oauth, res });
+    await handleCreateServerError({ error, fallbackChallenge, res });
     return;
   }
 
@@ -760,17 +767,17 @@ const handleSSERequest = async <T extends ServerLike>({
 const handleSSEMessage = async ({
   activeTransports,
   authenticate,
+  fallbackChallenge,
   getOwnedSessions,
   maxBodySize,
-  oauth,
   req,
   res,
 }: {
   activeTransports: Map<string, SSEServerTransport>;
   authenticate?: (request: http.IncomingMessage) => Promise<unknown>;
+  fallbackChallenge: string;
   getOwnedSessions: GetOwnedSessions;
   maxBodySize: number;
-  oauth?: AuthConfig["oauth"];
   req: http.IncomingMessage;
   res: http.ServerResponse;
 }) => {
@@ -783,8 +790,8 @@ const handleSSEMessage = async ({
 
   const authentication = await handleAuthentication({
     authenticate,
+    fallbackChallenge,
     getRequestBody: () => getUnauthenticatedBody({ maxBodySize, req, res }),
-    oauth,
     req,
     res,
   });
@@ -915,6 +922,8 @@ export const startHTTPServer = async <T extends ServerLike>({
   // the middleware per request would build it twice.
   const apiKeyUnauthorizedBody = authMiddleware.getUnauthorizedResponse().body;
 
+  const fallbackChallenge = getFallbackChallenge(oauth);
+
   const callerGuards = createCallerGuards({ allowedHosts, allowedOrigins });
 
   const corsOptions = getCorsOptions(cors, callerGuards.isOriginAllowed);
@@ -945,7 +954,7 @@ export const startHTTPServer = async <T extends ServerLike>({
       sendUnauthorizedResponse({
         authResult: undefined,
         body: apiKeyUnauthorizedBody,
-        oauth,
+        fallbackChallenge,
         res,
       });
       return;
@@ -963,8 +972,8 @@ export const startHTTPServer = async <T extends ServerLike>({
         activeTransports: activeSSETransports,
         authenticate,
         createServer,
+        fallbackChallenge,
         getOwnedSessions,
-        oauth,
         onClose,
         onConnect,
         req,
@@ -981,9 +990,9 @@ export const startHTTPServer = async <T extends ServerLike>({
       await handleSSEMessage({
         activeTransports: activeSSETransports,
         authenticate,
+        fallbackChallenge,
         getOwnedSessions,
         maxBodySize,
-        oauth,
         req,
         res,
       });
@@ -1003,9 +1012,9 @@ export const startHTTPServer = async <T extends ServerLike>({
         createServer,
         enableJsonResponse,
         eventStore,
+        fallbackChallenge,
         getOwnedSessions,
         maxBodySize,
-        oauth,
         onClose,
         onConnect,
         req,
