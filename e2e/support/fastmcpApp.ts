@@ -1,5 +1,5 @@
 // The FastMCP 3.22.0 app of e2e/fixtures/fastmcp-app.mjs, run as a child
-// process inside a consumer project, and the seed check against it.
+// process inside a consumer project, and the reported scenario's check against it.
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -14,12 +14,12 @@ import {
   startProcess,
 } from "./processes.js";
 
-/** The challenge the app's `authenticate` returns (the seed scenario). */
-export const SEED_CHALLENGE =
+/** The challenge the app's `authenticate` returns (the reported scenario). */
+export const APP_CHALLENGE =
   'Bearer realm="MCP Server", authorization_server="http://localhost:8080/realms/mcp_security"';
 
-/** The seed's `curl -i` initialize body, byte for byte. */
-export const SEED_INITIALIZE =
+/** The reported scenario's `curl -i` initialize body, byte for byte. */
+export const REPORTED_INITIALIZE =
   '{"jsonrpc":"2.0","method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"test-client","version":"1.0"}},"id":1}';
 
 export const GOOD_TOKEN = "e2e-good-token";
@@ -79,10 +79,10 @@ export const rawRequest = (
     outgoing.end(body);
   });
 
-/** The seed's request: `curl -i -X POST <url>` with the initialize body. */
-export const sendSeedInitialize = (url: string, token?: string) =>
+/** The reported scenario's request: `curl -i -X POST <url>` with the initialize body. */
+export const sendReportedInitialize = (url: string, token?: string) =>
   rawRequest(url, {
-    body: SEED_INITIALIZE,
+    body: REPORTED_INITIALIZE,
     headers: {
       Accept: "application/json, text/event-stream",
       "Content-Type": "application/json",

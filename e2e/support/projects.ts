@@ -30,7 +30,7 @@ export const fixturesDirectory = join(repoRoot, "e2e", "fixtures");
 
 export const CHROMIUM = "/usr/bin/chromium";
 
-/** The versions a FastMCP 3.22.0 app holds (UPSTREAM-5.10.0.md §18). */
+/** The versions a FastMCP 3.22.0 app holds: its lockfile's SDK line, before 1.22. */
 export const FASTMCP_VERSION = "3.22.0";
 export const SDK_VERSION = "1.21.2";
 export const ZOD_VERSION = "3.25.76";
