@@ -164,6 +164,8 @@ describe.each(modes)(
         const { tools } = await client.listTools();
         expect(tools.map((tool) => tool.name).sort()).toEqual([
           "add",
+          "count",
+          "session",
           "whoami",
         ]);
 
@@ -202,7 +204,7 @@ describe.each(modes)(
           }
 
           // The session survived those requests.
-          expect((await client.listTools()).tools).toHaveLength(2);
+          expect((await client.listTools()).tools).toHaveLength(4);
           await transport.terminateSession();
         }
       } finally {
