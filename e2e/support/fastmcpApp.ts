@@ -92,6 +92,18 @@ export const rawRequest = (
     outgoing.end(body);
   });
 
+/**
+ * The JSON-RPC message of a POST's answer, whether it came as JSON or as an
+ * SSE stream (the first `data:` line).
+ */
+export const jsonRpcMessage = (body: string): unknown => {
+  const data = body
+    .split("\n")
+    .find((line) => line.startsWith("data: "))
+    ?.slice("data: ".length);
+  return JSON.parse(data ?? body);
+};
+
 /** The reported scenario's request: `curl -i -X POST <url>` with the initialize body. */
 export const sendReportedInitialize = (
   url: string,
@@ -120,14 +132,17 @@ export const startFastMCPApp = async ({
   directory,
   env = {},
   name,
+  port: chosenPort,
   stateless,
 }: {
   directory: string;
   env?: Record<string, string>;
   name: string;
+  /** A free port picked beforehand, when `env` has to name it. */
+  port?: number;
   stateless: boolean;
 }): Promise<FastMCPApp> => {
-  const port = await getFreePort();
+  const port = chosenPort ?? (await getFreePort());
   const app = startProcess({
     args: ["fastmcp-app.mjs"],
     command: process.execPath,

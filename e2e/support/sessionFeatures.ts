@@ -8,11 +8,20 @@
 // capabilities" when they never came. They come with the initialize request,
 // so mcp-proxy must start `connect` without waiting for it before it hands the
 // request to the transport, as upstream 5.10.0 does.
-import { describe, expect, it } from "vitest";
+//
+// FastMCP learns capabilities a little after the initialize answer, so the
+// checks wait (at most a few seconds) for the state they expect. Roots are
+// asked for after the client's standalone SSE stream is open: a server
+// request sent before that has no stream to go on and is lost (the SDK's
+// transport drops it), so `connect`'s own roots/list may never be answered.
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+
+import { describe, expect, it, vi } from "vitest";
 
 import {
   type FastMCPApp,
   GOOD_TOKEN,
+  jsonRpcMessage,
   loadProjectSdkClient,
   rawRequest,
 } from "./fastmcpApp.js";
@@ -28,11 +37,36 @@ type SessionView = {
   sessionId: null | string;
 };
 
-/** An SDK client of the app's own SDK, declaring roots, with a good token. */
+/** How long a check waits for FastMCP to reach the state it expects. */
+const SETTLE = { interval: 50, timeout: 5_000 };
+
+/**
+ * An SDK client of the app's own SDK, declaring roots (with listChanged, as
+ * clients that have roots do), with a good token. `streamOpen` settles once
+ * the client's standalone GET stream is open.
+ */
 export const connectClient = async (directory: string, url: string) => {
   const { Client, ListRootsRequestSchema, StreamableHTTPClientTransport } =
     await loadProjectSdkClient(directory);
+  let markStreamOpen = () => {};
+  const streamOpen = new Promise<void>((resolve) => {
+    markStreamOpen = resolve;
+  });
+  const watchingFetch: FetchLike = async (input, init) => {
+    const response = await fetch(input, init);
+
+    if (
+      init?.method === "GET" &&
+      response.ok &&
+      response.headers.get("content-type")?.startsWith("text/event-stream")
+    ) {
+      markStreamOpen();
+    }
+
+    return response;
+  };
   const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: watchingFetch,
     requestInit: { headers: { Authorization: `Bearer ${GOOD_TOKEN}` } },
   });
   const client = new Client(
@@ -55,40 +89,18 @@ export const connectClient = async (directory: string, url: string) => {
     client,
     close: () => client.close(),
     session: async () => JSON.parse(await callText("session")) as SessionView,
+    streamOpen,
     transport,
   };
 };
 
 type Connected = Awaited<ReturnType<typeof connectClient>>;
 
-const readyLines = (app: FastMCPApp) =>
-  [...app.output().matchAll(/E2E_SESSION_READY (\S+)/g)].map(
-    (match) => match[1],
-  );
-
-/**
- * Waits until FastMCP has finished starting `count` sessions (asked for the
- * client's capabilities and roots, or given up), and returns the session ids
- * FastMCP gave them ("-" for none).
- */
-const waitForReadySessions = async (app: FastMCPApp, count: number) => {
-  await app.waitFor(
-    new RegExp(`(?:E2E_SESSION_READY \\S+[\\s\\S]*){${count}}`),
-    20_000,
-  );
-  return readyLines(app);
-};
-
-/** The JSON-RPC result of a POST answered as an SSE stream or as JSON. */
-const jsonRpcResult = (body: string) => {
-  const data = body
-    .split("\n")
-    .find((line) => line.startsWith("data: "))
-    ?.slice("data: ".length);
-  return JSON.parse(data ?? body) as {
-    result?: { content: { text: string }[] };
-  };
-};
+/** Waits until FastMCP knows the session's client capabilities. */
+const capabilitiesKnown = (connected: Connected) =>
+  vi.waitFor(async () => {
+    expect((await connected.session()).clientCapabilities).not.toBeNull();
+  }, SETTLE);
 
 /**
  * The session checks for one installed FastMCP app. `start` starts the
@@ -114,15 +126,7 @@ export const describeSessionFeatures = ({
       second = await connectClient(directory, app.url);
     });
 
-    it("FastMCP gives each session the id the client got", async () => {
-      const ready = await waitForReadySessions(app, 2);
-
-      expect(ready.sort()).toEqual(
-        [first.transport.sessionId, second.transport.sessionId].sort(),
-      );
-    });
-
-    it("a tool's context carries its own session's id", async () => {
+    it("a tool's context carries its own session's id, and FastMCP knows that session", async () => {
       for (const connected of [first, second]) {
         const view = await connected.session();
 
@@ -131,14 +135,24 @@ export const describeSessionFeatures = ({
       }
     });
 
-    it("FastMCP learnt the client's capabilities and roots when the session started", async () => {
+    it("FastMCP learns the client's capabilities when the session starts", async () => {
       for (const connected of [first, second]) {
-        const view = await connected.session();
+        await vi.waitFor(async () => {
+          expect((await connected.session()).clientCapabilities).toEqual({
+            roots: { listChanged: true },
+          });
+        }, SETTLE);
+      }
+    });
 
-        expect(view.clientCapabilities).toEqual({
-          roots: { listChanged: true },
-        });
-        expect(view.roots).toEqual(ROOTS);
+    it("FastMCP lists the client's roots (roots/list over the client's stream)", async () => {
+      for (const connected of [first, second]) {
+        await connected.streamOpen;
+        await connected.client.sendRootsListChanged();
+
+        await vi.waitFor(async () => {
+          expect((await connected.session()).roots).toEqual(ROOTS);
+        }, SETTLE);
       }
     });
 
@@ -153,8 +167,12 @@ export const describeSessionFeatures = ({
     });
 
     it(`no session start waited for capabilities ("${CAPABILITIES_WARNING}" never logged)`, async () => {
-      // Every session has finished starting: a warning would be in by now.
-      await waitForReadySessions(app, 2);
+      // Once FastMCP knows the capabilities, its retries are over, and a
+      // session that waited for them in vain would have logged the warning
+      // after a second. Wait for that point, whatever the outcome.
+      for (const connected of [first, second]) {
+        await capabilitiesKnown(connected).catch(() => undefined);
+      }
 
       expect(app.output()).not.toContain(CAPABILITIES_WARNING);
     });
@@ -195,7 +213,13 @@ export const describeSessionFeatures = ({
 
       expect(response.status).toBe(200);
       expect(
-        JSON.parse(jsonRpcResult(response.body).result?.content[0].text ?? ""),
+        JSON.parse(
+          (
+            jsonRpcMessage(response.body) as {
+              result?: { content: { text: string }[] };
+            }
+          ).result?.content[0].text ?? "",
+        ),
       ).toMatchObject({ sessionId: null });
 
       await app.waitFor(CAPABILITIES_WARNING, 20_000);
