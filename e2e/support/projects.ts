@@ -16,7 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import buildDistribution from "../../test/globalSetup.js";
@@ -105,7 +105,7 @@ export const packFork = async (): Promise<PackedFork> => {
 };
 
 export type ProjectSpec = {
-  /** Files to write into the project before `npm install`, by name. */
+  /** Files to write into the project before `npm install`, by relative path. */
   files?: Record<string, string>;
   /** Short name for the cache directory and the logs. */
   name: string;
@@ -166,6 +166,7 @@ export const installProject = async (
     }
 
     for (const [name, contents] of Object.entries(spec.files ?? {})) {
+      mkdirSync(dirname(join(partial, name)), { recursive: true });
       writeFileSync(join(partial, name), contents);
     }
 
