@@ -22,6 +22,7 @@ import {
   runDependentSuite,
   type SuiteResult,
 } from "./support/dependents.js";
+import { cleanEnvironment, run } from "./support/processes.js";
 import { repoRoot, UPSTREAM_VERSION } from "./support/projects.js";
 
 const { fork } = inject("e2e");
@@ -136,6 +137,31 @@ for (const dependent of DEPENDENTS) {
 
       return result;
     };
+
+    it(`takes mcp-proxy ${dependent.range}, which resolves to ${dependent.resolvedUpstream} (npm view)`, async () => {
+      const installed = JSON.parse(
+        await run("npm", ["view", id, "dependencies", "--json"], {
+          cwd: repoRoot,
+          env: cleanEnvironment(),
+        }),
+      ) as Record<string, string>;
+      const matching = JSON.parse(
+        await run(
+          "npm",
+          ["view", `mcp-proxy@${dependent.range}`, "version", "--json"],
+          { cwd: repoRoot, env: cleanEnvironment() },
+        ),
+      ) as string | string[];
+      const newest = [matching]
+        .flat()
+        .map((version) => version.split(".").map(Number))
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2])
+        .at(-1)
+        ?.join(".");
+
+      expect(installed["mcp-proxy"]).toBe(dependent.range);
+      expect(newest).toBe(dependent.resolvedUpstream);
+    });
 
     it("installs the package's sources and tests once per mcp-proxy", async () => {
       const installed = await Promise.all(
