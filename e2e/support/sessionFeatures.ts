@@ -1,7 +1,8 @@
 // What a FastMCP 3.x app gets from its sessions, checked through the fixture
-// app's `session` and `count` tools: the tool context's sessionId, the client
-// capabilities and roots FastMCP learns when a session starts, per-session
-// state, and no session start that waits for capabilities that never come.
+// app's `session` and `count` tools: the tool context's sessionId, the
+// client capabilities FastMCP learns when a session starts, the roots it
+// lists, per-session state, and no session start that waits for
+// capabilities that never come.
 //
 // FastMCP's session asks the MCP server for the client's capabilities inside
 // `connect`, retrying ten times 100 ms apart, and logs "could not infer client
