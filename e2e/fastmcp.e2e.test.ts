@@ -1,5 +1,5 @@
 // FastMCP 3.22.0, unmodified, in a consumer project that swaps the packed
-// fork in with `overrides`: the seed's initialize without a token gets 401
+// fork in with `overrides`: the initialize without a token gets 401
 // with exactly the challenge the app's `authenticate` returned, and with a
 // good token the SDK client (1.21.x, what the app holds) lists and calls
 // tools. The same app on upstream 5.10.0 sends no challenge at all.
@@ -8,13 +8,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 
 import {
+  APP_CHALLENGE,
   type FastMCPApp,
   fieldValues,
   GOOD_TOKEN,
   loadProjectSdkClient,
   rawRequest,
-  SEED_CHALLENGE,
-  sendSeedInitialize,
+  sendReportedInitialize,
   startFastMCPApp,
 } from "./support/fastmcpApp.js";
 import {
@@ -109,13 +109,13 @@ describe.each(modes)(
       app = await start(forkApp, stateless, `fastmcp-fork-${mode}`);
     });
 
-    it("answers the seed's initialize without a token with 401 and exactly the app's challenge", async () => {
-      const response = await sendSeedInitialize(app.url);
+    it("answers the initialize without a token with 401 and exactly the app's challenge", async () => {
+      const response = await sendReportedInitialize(app.url);
 
       expect(response.status).toBe(401);
       expect(response.headers["content-type"]).toMatch(/^application\/json/);
       expect(fieldValues(response, "WWW-Authenticate")).toEqual([
-        SEED_CHALLENGE,
+        APP_CHALLENGE,
       ]);
       expect(JSON.parse(response.body)).toEqual({
         error: {
@@ -128,11 +128,11 @@ describe.each(modes)(
     });
 
     it("answers a wrong token with 401, the app's challenge and its message", async () => {
-      const response = await sendSeedInitialize(app.url, "not-the-token");
+      const response = await sendReportedInitialize(app.url, "not-the-token");
 
       expect(response.status).toBe(401);
       expect(fieldValues(response, "WWW-Authenticate")).toEqual([
-        SEED_CHALLENGE,
+        APP_CHALLENGE,
       ]);
       expect(JSON.parse(response.body)).toMatchObject({
         error: { message: "Invalid token" },
@@ -164,6 +164,8 @@ describe.each(modes)(
         const { tools } = await client.listTools();
         expect(tools.map((tool) => tool.name).sort()).toEqual([
           "add",
+          "count",
+          "session",
           "whoami",
         ]);
 
@@ -197,12 +199,12 @@ describe.each(modes)(
 
             expect(response.status, method).toBe(401);
             expect(fieldValues(response, "WWW-Authenticate"), method).toEqual([
-              SEED_CHALLENGE,
+              APP_CHALLENGE,
             ]);
           }
 
           // The session survived those requests.
-          expect((await client.listTools()).tools).toHaveLength(2);
+          expect((await client.listTools()).tools).toHaveLength(4);
           await transport.terminateSession();
         }
       } finally {
@@ -229,13 +231,13 @@ describe.each(modes)(
       );
     });
 
-    it("answers the seed's initialize without any challenge (the bug the fork fixes)", async () => {
+    it("answers the initialize without any challenge (the bug the fork fixes)", async () => {
       const app = await start(
         upstreamApp,
         stateless,
         `fastmcp-upstream-${mode}`,
       );
-      const response = await sendSeedInitialize(app.url);
+      const response = await sendReportedInitialize(app.url);
 
       expect(response.status).toBe(401);
       expect(fieldValues(response, "WWW-Authenticate")).toEqual([]);

@@ -1,12 +1,14 @@
 // Installs everything the end-to-end tests need, once per run, before any
 // test file starts: the packed fork, a FastMCP 3.22.0 app on the fork and one
-// on upstream 5.10.0, verdaccio, and Debian's Chromium. Nothing is skipped:
+// on upstream 5.10.0, an app on the newest FastMCP 3.x on the fork,
+// verdaccio, and Debian's Chromium. Nothing is skipped:
 // when something cannot be installed, the run fails here, loudly.
 import type { TestProject } from "vitest/node";
 
 import {
   ensureChromium,
   fastmcpAppPackageJson,
+  fastmcpNewestAppPackageJson,
   fixtureFiles,
   installProject,
   packFork,
@@ -19,6 +21,8 @@ export type E2EContext = {
   fork: { name: string; path: string; version: string };
   /** A FastMCP 3.22.0 app whose mcp-proxy is the packed fork. */
   forkApp: string;
+  /** The same app on the newest FastMCP 3.x, whose mcp-proxy is the fork. */
+  newestForkApp: string;
   /** The same app on upstream mcp-proxy 5.10.0. */
   upstreamApp: string;
   /** A project with verdaccio installed. */
@@ -48,46 +52,58 @@ export default async function setup(project: TestProject) {
 
   const appFiles = fixtureFiles("fastmcp-app.mjs");
 
-  const [chromium, forkApp, upstreamApp, verdaccio] = await Promise.all([
-    timed("chromium", ensureChromium),
-    timed("FastMCP app on the fork", () =>
-      installProject({
-        files: appFiles,
-        name: "fastmcp-fork",
-        packageJson: fastmcpAppPackageJson(
-          "e2e-fastmcp-fork",
-          `file:${fork.path}`,
-        ),
-      }),
-    ),
-    timed("FastMCP app on upstream", () =>
-      installProject({
-        files: appFiles,
-        name: "fastmcp-upstream",
-        packageJson: fastmcpAppPackageJson(
-          "e2e-fastmcp-upstream",
-          UPSTREAM_VERSION,
-        ),
-      }),
-    ),
-    timed("verdaccio", () =>
-      installProject({
-        name: "verdaccio",
-        packageJson: {
-          dependencies: { verdaccio: VERDACCIO_VERSION },
-          name: "e2e-verdaccio",
-          // verdaccio-audit asks for node-fetch@cjs, a dist-tag the
-          // registry no longer has.
-          overrides: { "node-fetch": "2.7.0" },
-          private: true,
-          version: "1.0.0",
-        },
-      }),
-    ),
-  ]);
+  const [chromium, forkApp, upstreamApp, newestForkApp, verdaccio] =
+    await Promise.all([
+      timed("chromium", ensureChromium),
+      timed("FastMCP app on the fork", () =>
+        installProject({
+          files: appFiles,
+          name: "fastmcp-fork",
+          packageJson: fastmcpAppPackageJson(
+            "e2e-fastmcp-fork",
+            `file:${fork.path}`,
+          ),
+        }),
+      ),
+      timed("FastMCP app on upstream", () =>
+        installProject({
+          files: appFiles,
+          name: "fastmcp-upstream",
+          packageJson: fastmcpAppPackageJson(
+            "e2e-fastmcp-upstream",
+            UPSTREAM_VERSION,
+          ),
+        }),
+      ),
+      timed("newest FastMCP 3.x app on the fork", () =>
+        installProject({
+          files: appFiles,
+          name: "fastmcp-newest-fork",
+          packageJson: fastmcpNewestAppPackageJson(
+            "e2e-fastmcp-newest-fork",
+            `file:${fork.path}`,
+          ),
+        }),
+      ),
+      timed("verdaccio", () =>
+        installProject({
+          name: "verdaccio",
+          packageJson: {
+            dependencies: { verdaccio: VERDACCIO_VERSION },
+            name: "e2e-verdaccio",
+            // verdaccio-audit asks for node-fetch@cjs, a dist-tag the
+            // registry no longer has.
+            overrides: { "node-fetch": "2.7.0" },
+            private: true,
+            version: "1.0.0",
+          },
+        }),
+      ),
+    ]);
 
   for (const [label, result] of Object.entries({
     forkApp,
+    newestForkApp,
     upstreamApp,
     verdaccio,
   })) {
@@ -100,6 +116,7 @@ export default async function setup(project: TestProject) {
     chromium,
     fork: { name: fork.name, path: fork.path, version: fork.version },
     forkApp: forkApp.directory,
+    newestForkApp: newestForkApp.directory,
     upstreamApp: upstreamApp.directory,
     verdaccio: verdaccio.directory,
   });

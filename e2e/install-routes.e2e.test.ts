@@ -1,4 +1,4 @@
-// The three ways an app installs the fork, each followed by the seed check
+// The three ways an app installs the fork, each followed by the reported scenario's check
 // against a FastMCP 3.22.0 app (401 with exactly the app's challenge, in
 // stateless and stateful mode):
 // (a) an npm alias from a real registry: verdaccio on loopback serves only
@@ -21,10 +21,10 @@ import { dirname, join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 
 import {
+  APP_CHALLENGE,
   type FastMCPApp,
   fieldValues,
-  SEED_CHALLENGE,
-  sendSeedInitialize,
+  sendReportedInitialize,
   startFastMCPApp,
 } from "./support/fastmcpApp.js";
 import {
@@ -118,8 +118,8 @@ const resolvedMcpProxy = async (directory: string) => {
   return { installed, ours };
 };
 
-/** The seed's initialize without a token, in both modes: 401 + challenge. */
-const seedCheck = async (directory: string, label: string) => {
+/** The initialize without a token, in both modes: 401 + challenge. */
+const reportedScenarioCheck = async (directory: string, label: string) => {
   for (const stateless of [true, false]) {
     const app = await startFastMCPApp({
       directory,
@@ -129,14 +129,14 @@ const seedCheck = async (directory: string, label: string) => {
     apps.add(app);
     ports.push(app.port);
 
-    const response = await sendSeedInitialize(app.url);
+    const response = await sendReportedInitialize(app.url);
 
     expect(response.status, app.name).toBe(401);
     expect(response.headers["content-type"], app.name).toMatch(
       /^application\/json/,
     );
     expect(fieldValues(response, "WWW-Authenticate"), app.name).toEqual([
-      SEED_CHALLENGE,
+      APP_CHALLENGE,
     ]);
 
     await app.stop();
@@ -278,12 +278,12 @@ describe("(a) npm alias from a registry (verdaccio serving only @fork-test)", ()
       /127\.0\.0\.1:\d+\/(fastmcp|@modelcontextprotocol)/,
     );
 
-    await seedCheck(directory, "alias");
+    await reportedScenarioCheck(directory, "alias");
   });
 });
 
 describe("(b) git pin (git+file:// a clone #commit; prepare builds dist/)", () => {
-  it("installs from a commit of a clone and passes the seed check", async () => {
+  it("installs from a commit of a clone and passes the reported scenario's check", async () => {
     // A clone holding exactly this work tree (committed or not), so that the
     // pin installs what is being tested.
     const clone = join(workspace, "clone");
@@ -346,18 +346,18 @@ describe("(b) git pin (git+file:// a clone #commit; prepare builds dist/)", () =
       ),
     ).toBe(true);
 
-    await seedCheck(directory, "git");
+    await reportedScenarioCheck(directory, "git");
   });
 });
 
 describe("(c) the packed tarball", () => {
-  it("installs from the tarball and passes the seed check", async () => {
+  it("installs from the tarball and passes the reported scenario's check", async () => {
     const { installed, ours } = await resolvedMcpProxy(forkApp);
 
     expect(installed).toMatchObject({ name: fork.name, version: fork.version });
     expect(ours?.resolved).toMatch(/^file:.*\.tgz$/);
 
-    await seedCheck(forkApp, "tarball");
+    await reportedScenarioCheck(forkApp, "tarball");
   });
 });
 

@@ -1,9 +1,12 @@
-// The FastMCP 3.22.0 app of e2e/fixtures/fastmcp-app.mjs, run as a child
-// process inside a consumer project, and the seed check against it.
+// The FastMCP 3.x app of e2e/fixtures/fastmcp-app.mjs, run as a child
+// process inside a consumer project, and the reported scenario's check
+// against it.
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 
-import { request } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -14,12 +17,12 @@ import {
   startProcess,
 } from "./processes.js";
 
-/** The challenge the app's `authenticate` returns (the seed scenario). */
-export const SEED_CHALLENGE =
+/** The challenge the app's `authenticate` returns (the reported scenario). */
+export const APP_CHALLENGE =
   'Bearer realm="MCP Server", authorization_server="http://localhost:8080/realms/mcp_security"';
 
-/** The seed's `curl -i` initialize body, byte for byte. */
-export const SEED_INITIALIZE =
+/** The reported scenario's `curl -i` initialize body, byte for byte. */
+export const REPORTED_INITIALIZE =
   '{"jsonrpc":"2.0","method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"test-client","version":"1.0"}},"id":1}';
 
 export const GOOD_TOKEN = "e2e-good-token";
@@ -40,18 +43,25 @@ export const fieldValues = (response: RawResponse, name: string) =>
 
 /**
  * An HTTP request with node:http, which keeps each header field line
- * (fetch joins repeated ones), like `curl -i`.
+ * (fetch joins repeated ones), like `curl -i`. An https URL goes through
+ * node:https, which verifies the server's certificate against `ca` (PEM).
  */
 export const rawRequest = (
   url: string,
   {
     body,
+    ca,
     headers = {},
     method = "GET",
-  }: { body?: string; headers?: Record<string, string>; method?: string } = {},
+  }: {
+    body?: string;
+    ca?: string;
+    headers?: Record<string, string>;
+    method?: string;
+  } = {},
 ) =>
   new Promise<RawResponse>((resolve, reject) => {
-    const outgoing = request(url, { headers, method }, (incoming) => {
+    const respond = (incoming: IncomingMessage) => {
       const chunks: Buffer[] = [];
 
       incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -73,16 +83,36 @@ export const rawRequest = (
           status: incoming.statusCode ?? 0,
         });
       });
-    });
+    };
+    const outgoing = url.startsWith("https:")
+      ? httpsRequest(url, { ca, headers, method }, respond)
+      : httpRequest(url, { headers, method }, respond);
 
     outgoing.on("error", reject);
     outgoing.end(body);
   });
 
-/** The seed's request: `curl -i -X POST <url>` with the initialize body. */
-export const sendSeedInitialize = (url: string, token?: string) =>
+/**
+ * The JSON-RPC message of a POST's answer, whether it came as JSON or as an
+ * SSE stream (the first `data:` line).
+ */
+export const jsonRpcMessage = (body: string): unknown => {
+  const data = body
+    .split("\n")
+    .find((line) => line.startsWith("data: "))
+    ?.slice("data: ".length);
+  return JSON.parse(data ?? body);
+};
+
+/** The reported scenario's request: `curl -i -X POST <url>` with the initialize body. */
+export const sendReportedInitialize = (
+  url: string,
+  token?: string,
+  ca?: string,
+) =>
   rawRequest(url, {
-    body: SEED_INITIALIZE,
+    body: REPORTED_INITIALIZE,
+    ca,
     headers: {
       Accept: "application/json, text/event-stream",
       "Content-Type": "application/json",
@@ -93,17 +123,26 @@ export const sendSeedInitialize = (url: string, token?: string) =>
 
 export type FastMCPApp = { port: number; url: string } & RunningProcess;
 
-/** Starts the fixture app of a consumer project on 127.0.0.1. */
+/**
+ * Starts the fixture app of a consumer project on 127.0.0.1. `env` adds the
+ * fixture's optional settings (E2E_OAUTH_RESOURCE, E2E_SSL_*); with
+ * E2E_SSL_CERT the app serves HTTPS.
+ */
 export const startFastMCPApp = async ({
   directory,
+  env = {},
   name,
+  port: chosenPort,
   stateless,
 }: {
   directory: string;
+  env?: Record<string, string>;
   name: string;
+  /** A free port picked beforehand, when `env` has to name it. */
+  port?: number;
   stateless: boolean;
 }): Promise<FastMCPApp> => {
-  const port = await getFreePort();
+  const port = chosenPort ?? (await getFreePort());
   const app = startProcess({
     args: ["fastmcp-app.mjs"],
     command: process.execPath,
@@ -112,17 +151,21 @@ export const startFastMCPApp = async ({
       E2E_PORT: String(port),
       E2E_STATELESS: String(stateless),
       E2E_TOKEN: GOOD_TOKEN,
+      ...env,
     }),
     name,
   });
 
   await app.waitFor("E2E_READY");
 
-  return { ...app, port, url: `http://127.0.0.1:${port}/mcp` };
+  const scheme = env.E2E_SSL_CERT ? "https" : "http";
+
+  return { ...app, port, url: `${scheme}://127.0.0.1:${port}/mcp` };
 };
 
 type SdkClientModules = {
   Client: typeof Client;
+  ListRootsRequestSchema: typeof ListRootsRequestSchema;
   StreamableHTTPClientTransport: typeof StreamableHTTPClientTransport;
 };
 
@@ -140,21 +183,24 @@ export const loadProjectSdkClient = async (
     "sdk",
     "dist",
     "esm",
-    "client",
   );
   const [
     { Client: ProjectClient },
     { StreamableHTTPClientTransport: ProjectTransport },
+    { ListRootsRequestSchema: ProjectListRoots },
   ] = (await Promise.all([
-    import(pathToFileURL(join(sdk, "index.js")).href),
-    import(pathToFileURL(join(sdk, "streamableHttp.js")).href),
+    import(pathToFileURL(join(sdk, "client", "index.js")).href),
+    import(pathToFileURL(join(sdk, "client", "streamableHttp.js")).href),
+    import(pathToFileURL(join(sdk, "types.js")).href),
   ])) as [
     { Client: typeof Client },
     { StreamableHTTPClientTransport: typeof StreamableHTTPClientTransport },
+    { ListRootsRequestSchema: typeof ListRootsRequestSchema },
   ];
 
   return {
     Client: ProjectClient,
+    ListRootsRequestSchema: ProjectListRoots,
     StreamableHTTPClientTransport: ProjectTransport,
   };
 };

@@ -16,7 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import buildDistribution from "../../test/globalSetup.js";
@@ -30,11 +30,20 @@ export const fixturesDirectory = join(repoRoot, "e2e", "fixtures");
 
 export const CHROMIUM = "/usr/bin/chromium";
 
-/** The versions a FastMCP 3.22.0 app holds (UPSTREAM-5.10.0.md §18). */
+/** The versions a FastMCP 3.22.0 app holds: its lockfile's SDK line, before 1.22. */
 export const FASTMCP_VERSION = "3.22.0";
 export const SDK_VERSION = "1.21.2";
 export const ZOD_VERSION = "3.25.76";
 export const UPSTREAM_VERSION = "5.10.0";
+
+/**
+ * The newest FastMCP 3.x on the registry, and the newest SDK 1.x and zod 4
+ * that its ranges (`^1.24.3`, `^4.1.13`) take. It asks for mcp-proxy
+ * `^6.4.0`, which no 5.x satisfies: the fork goes in through `overrides`.
+ */
+export const FASTMCP_NEWEST_VERSION = "3.35.0";
+export const NEWEST_SDK_VERSION = "1.32.2";
+export const NEWEST_ZOD_VERSION = "4.6.7";
 export const VERDACCIO_VERSION = "6.1.6";
 
 const fresh = process.env.E2E_FRESH === "1";
@@ -96,7 +105,7 @@ export const packFork = async (): Promise<PackedFork> => {
 };
 
 export type ProjectSpec = {
-  /** Files to write into the project before `npm install`, by name. */
+  /** Files to write into the project before `npm install`, by relative path. */
   files?: Record<string, string>;
   /** Short name for the cache directory and the logs. */
   name: string;
@@ -157,6 +166,7 @@ export const installProject = async (
     }
 
     for (const [name, contents] of Object.entries(spec.files ?? {})) {
+      mkdirSync(dirname(join(partial, name)), { recursive: true });
       writeFileSync(join(partial, name), contents);
     }
 
@@ -209,6 +219,30 @@ export const fastmcpAppPackageJson = (
   overrides: {
     "@modelcontextprotocol/sdk": "$@modelcontextprotocol/sdk",
     "mcp-proxy": "$mcp-proxy",
+  },
+  private: true,
+  type: "module",
+  version: "1.0.0",
+});
+
+/**
+ * The package.json of an app on the newest FastMCP 3.x whose mcp-proxy is
+ * `mcpProxy`, put in with `overrides` alone: the app does not depend on
+ * mcp-proxy itself, as FastMCP apps don't.
+ */
+export const fastmcpNewestAppPackageJson = (
+  name: string,
+  mcpProxy: string,
+): Record<string, unknown> => ({
+  dependencies: {
+    "@modelcontextprotocol/sdk": NEWEST_SDK_VERSION,
+    fastmcp: FASTMCP_NEWEST_VERSION,
+    zod: NEWEST_ZOD_VERSION,
+  },
+  name,
+  overrides: {
+    "@modelcontextprotocol/sdk": "$@modelcontextprotocol/sdk",
+    "mcp-proxy": mcpProxy,
   },
   private: true,
   type: "module",
