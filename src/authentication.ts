@@ -24,6 +24,30 @@ export interface AuthConfig {
   };
 }
 
+/**
+ * What `authenticate` may return, or throw, to say how a request fared.
+ * Anything truthy without `authenticated: false` lets the request through
+ * (and reaches `getSessionOwner`); a falsy result, `authenticated: false`,
+ * or a throw is a failure, answered with:
+ *
+ * - `statusCode` (or `status`) 403: a 403, for a token without the scope
+ *   needed (RFC 6750 §3.1); any other value gives a 401;
+ * - `wwwAuthenticate`: the challenge, one field line per array entry; it
+ *   wins over the one built from the `oauth` option;
+ * - `error`: the message of the JSON-RPC error body.
+ *
+ * `startHTTPServer` types `authenticate`'s result as `unknown`, as 5.10.0
+ * does; this type names the fields it reads.
+ */
+export type AuthResult = {
+  [key: string]: unknown;
+  authenticated?: boolean;
+  error?: string;
+  status?: number;
+  statusCode?: number;
+  wwwAuthenticate?: string | string[];
+};
+
 /** What a caller of `getUnauthorizedResponse` knows about the failure. */
 export type UnauthorizedResponseOptions = {
   error?: string;

@@ -1,4 +1,4 @@
-export type { AuthConfig } from "./authentication.js";
+export type { AuthConfig, AuthResult } from "./authentication.js";
 export { AuthenticationMiddleware } from "./authentication.js";
 export type { AllowedHosts, AllowedOrigins } from "./callerGuards.js";
 export { InMemoryEventStore } from "./InMemoryEventStore.js";

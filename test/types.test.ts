@@ -222,6 +222,25 @@ void startHTTPServer({ createServer: async () => newServer(), oauth: oauth512, p
 export { scopeChallenge, unauthorized512 };
 `;
 
+// What the fork adds to 5.10.0's API: an `authenticate` typed with
+// `AuthResult`, and `getWWWAuthenticateHeader`.
+const CONSUMER_FORK = `${CONSUMER}
+import { type AuthResult, getWWWAuthenticateHeader } from "mcp-proxy";
+
+const refuse = async (): Promise<AuthResult> => ({
+  authenticated: false,
+  error: "Missing token",
+  statusCode: 401,
+  wwwAuthenticate: 'Bearer resource_metadata="https://example.com/.well-known/oauth-protected-resource"',
+});
+const allow = async (): Promise<AuthResult> => ({ sub: "ada" });
+void startHTTPServer({ authenticate: refuse, createServer: async () => newServer(), port: 0 });
+void startHTTPServer({ authenticate: allow, createServer: async () => newServer(), port: 0 });
+const challenge: string | string[] = getWWWAuthenticateHeader(await refuse(), config.oauth);
+
+export { challenge };
+`;
+
 const TSC_OPTIONS = [
   "--noEmit",
   "--strict",
@@ -300,6 +319,7 @@ describe("the built package", () => {
       join(repo, "node_modules/mcp-proxy-upstream"),
     );
     await makeConsumer(join(temp, "ours-5.12"), repo, CONSUMER_5_12);
+    await makeConsumer(join(temp, "ours-fork"), repo, CONSUMER_FORK);
     await makeConsumer(
       join(temp, "5.12"),
       join(repo, "node_modules/mcp-proxy-5-12"),
@@ -336,6 +356,13 @@ describe("the built package", () => {
 
   it("the 5.12.5 consumer compiles against our dist/index.d.ts", async () => {
     expect(await typeCheck(join(temp, "ours-5.12"))).toEqual({
+      code: 0,
+      output: "",
+    });
+  }, 120_000);
+
+  it("a consumer of the fork's additions (AuthResult, getWWWAuthenticateHeader) compiles", async () => {
+    expect(await typeCheck(join(temp, "ours-fork"))).toEqual({
       code: 0,
       output: "",
     });
