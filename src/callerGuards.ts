@@ -159,30 +159,30 @@ export const createCallerGuards = ({
       res: http.ServerResponse;
     }) => {
       const { host, origin } = req.headers;
-      const normalizedHost = normalizeHost(host ?? "");
 
       // DNS rebinding: a page whose name resolves to this server still
       // sends its own name in Host.
-      if (
-        isHostAllowed &&
-        (normalizedHost === undefined || !isHostAllowed(normalizedHost))
-      ) {
-        sendForbidden({ message: "Forbidden: host not allowed", res });
-        return true;
+      if (isHostAllowed) {
+        const normalizedHost = normalizeHost(host ?? "");
+
+        if (normalizedHost === undefined || !isHostAllowed(normalizedHost)) {
+          sendForbidden({ message: "Forbidden: host not allowed", res });
+          return true;
+        }
       }
 
       // MCP transport spec (Streamable HTTP, "Security Warning"): servers
       // MUST validate Origin, and answer 403 when it is invalid.
-      const normalizedOrigin =
-        origin === undefined ? undefined : normalizeOrigin(origin);
+      if (isOriginAllowed && origin !== undefined) {
+        const normalizedOrigin = normalizeOrigin(origin);
 
-      if (
-        isOriginAllowed &&
-        origin !== undefined &&
-        (normalizedOrigin === undefined || !isOriginAllowed(normalizedOrigin))
-      ) {
-        sendForbidden({ message: "Forbidden: origin not allowed", res });
-        return true;
+        if (
+          normalizedOrigin === undefined ||
+          !isOriginAllowed(normalizedOrigin)
+        ) {
+          sendForbidden({ message: "Forbidden: origin not allowed", res });
+          return true;
+        }
       }
 
       return false;
