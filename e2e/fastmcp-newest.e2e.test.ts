@@ -271,7 +271,7 @@ describe.each(modes)(
 
     it("starts with a certificate for 127.0.0.1 from the test's own CA", async () => {
       certificates = await makeCertificates();
-      cleanups.push(certificates.remove);
+      cleanups.push(() => void certificates.remove());
 
       started = await start(stateless, `fastmcp-newest-https-${mode}`, {
         env: {
@@ -310,7 +310,7 @@ describe.each(modes)(
       const undici = (await import(
         pathToFileURL(join(app, "node_modules", "undici", "index.js")).href
       )) as {
-        Agent: new (options: { connect: { ca: string } }) => unknown;
+        Agent: new (options: { connect: { ca: Buffer } }) => unknown;
         fetch: (
           input: unknown,
           init?: Record<string, unknown>,

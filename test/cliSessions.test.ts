@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { initializeSession, openEventStream } from "./compat-helpers.js";
+import { initializeSession, openSessionStream } from "./compat-helpers.js";
 import { streamHeaders } from "./helpers.js";
 import { startCli } from "./stress-helpers.js";
 
@@ -59,14 +59,7 @@ const openStream = async (
   sessionId: string,
   lastEventId?: string,
 ) => {
-  const stream = await openEventStream(url, {
-    headers: {
-      Accept: "text/event-stream",
-      "Mcp-Session-Id": sessionId,
-      ...(lastEventId ? { "Last-Event-ID": lastEventId } : {}),
-    },
-    path: "/mcp",
-  });
+  const stream = await openSessionStream(url, sessionId, lastEventId);
   cleanups.push(stream.close);
   return stream;
 };

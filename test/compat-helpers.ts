@@ -188,6 +188,24 @@ export const openEventStream = (url: string, spec: RequestSpec) =>
   });
 
 /**
+ * Opens a session's standalone GET stream, resuming after `lastEventId` when
+ * one is given.
+ */
+export const openSessionStream = (
+  url: string,
+  sessionId: string,
+  lastEventId?: string,
+) =>
+  openEventStream(url, {
+    headers: {
+      Accept: "text/event-stream",
+      "Mcp-Session-Id": sessionId,
+      ...(lastEventId ? { "Last-Event-ID": lastEventId } : {}),
+    },
+    path: "/mcp",
+  });
+
+/**
  * Opens an event stream, records the response with its first `count` events
  * as the body, then hangs up.
  */

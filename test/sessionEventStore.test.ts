@@ -10,7 +10,7 @@ import { InMemoryEventStore } from "../src/InMemoryEventStore.js";
 import {
   type EventStream,
   initializeSession,
-  openEventStream,
+  openSessionStream,
   startServer,
 } from "./compat-helpers.js";
 
@@ -46,16 +46,8 @@ const openStream = async (
   sessionId: string,
   lastEventId?: string,
 ) => {
-  const stream = await openEventStream(url, {
-    headers: {
-      Accept: "text/event-stream",
-      "Mcp-Session-Id": sessionId,
-      ...(lastEventId ? { "Last-Event-ID": lastEventId } : {}),
-    },
-    path: "/mcp",
-  });
+  const stream = await openSessionStream(url, sessionId, lastEventId);
   toClose.push(stream.close);
-
   return stream;
 };
 

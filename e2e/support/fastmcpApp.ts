@@ -55,7 +55,7 @@ export const rawRequest = (
     method = "GET",
   }: {
     body?: string;
-    ca?: string;
+    ca?: Buffer | string;
     headers?: Record<string, string>;
     method?: string;
   } = {},
@@ -108,7 +108,7 @@ export const jsonRpcMessage = (body: string): unknown => {
 export const sendReportedInitialize = (
   url: string,
   token?: string,
-  ca?: string,
+  ca?: Buffer | string,
 ) =>
   rawRequest(url, {
     body: REPORTED_INITIALIZE,
