@@ -2,7 +2,14 @@ import type { IncomingMessage } from "http";
 
 import { createHash, timingSafeEqual } from "node:crypto";
 
-import { getScopeChallenge, getStaticChallenge } from "./challenge.js";
+import {
+  getScopeChallenge,
+  getStaticChallenge,
+  type OAuthConfig,
+  type UnauthorizedResponseOptions,
+} from "./challenge.js";
+
+export type { UnauthorizedResponseOptions } from "./challenge.js";
 
 export interface AuthConfig {
   apiKey?: string;
@@ -12,16 +19,7 @@ export interface AuthConfig {
    * challenge, requests without a token included: leave them unset unless
    * that is what you mean.
    */
-  oauth?: {
-    error?: string;
-    error_description?: string;
-    error_uri?: string;
-    protectedResource?: {
-      resource?: string;
-    };
-    realm?: string;
-    scope?: string;
-  };
+  oauth?: OAuthConfig;
 }
 
 /**
@@ -48,13 +46,6 @@ export type AuthResult = {
   wwwAuthenticate?: string | string[];
 };
 
-/** What a caller of `getUnauthorizedResponse` knows about the failure. */
-export type UnauthorizedResponseOptions = {
-  error?: string;
-  error_description?: string;
-  error_uri?: string;
-  scope?: string;
-};
 
 const DEFAULT_UNAUTHORIZED_MESSAGE = "Unauthorized: Invalid or missing API key";
 

@@ -2,10 +2,26 @@
 // checks a challenge must pass to go on the wire, and the Bearer challenges
 // the fork builds from the `oauth` option. Which one a 401 gets is
 // decided by `getWWWAuthenticateHeader`, in startHTTPServer.ts.
-import type {
-  AuthConfig,
-  UnauthorizedResponseOptions,
-} from "./authentication.js";
+
+/** The `oauth` option (`AuthConfig["oauth"]`): what the static challenge says. */
+export type OAuthConfig = {
+  error?: string;
+  error_description?: string;
+  error_uri?: string;
+  protectedResource?: {
+    resource?: string;
+  };
+  realm?: string;
+  scope?: string;
+};
+
+/** What a caller of `getUnauthorizedResponse` knows about the failure. */
+export type UnauthorizedResponseOptions = {
+  error?: string;
+  error_description?: string;
+  error_uri?: string;
+  scope?: string;
+};
 
 // RFC 6750 §3: a Bearer challenge carries at least one auth-param.
 export const BARE_CHALLENGE = 'Bearer realm="mcp-proxy"';
@@ -159,7 +175,7 @@ const getBearerChallenge = ({
 };
 
 /** `oauth`'s fields, each `undefined` when reading it throws. */
-const readOAuth = ({ oauth }: { oauth?: AuthConfig["oauth"] }) => ({
+const readOAuth = ({ oauth }: { oauth?: OAuthConfig }) => ({
   error: readSafely({ get: () => oauth?.error }),
   error_description: readSafely({ get: () => oauth?.error_description }),
   error_uri: readSafely({ get: () => oauth?.error_uri }),
@@ -182,7 +198,7 @@ export const getStaticChallenge = ({
   oauth,
   options,
 }: {
-  oauth?: AuthConfig["oauth"];
+  oauth?: OAuthConfig;
   options?: UnauthorizedResponseOptions;
 }): string | undefined => {
   const configured = readOAuth({ oauth });
@@ -214,7 +230,7 @@ export const getScopeChallenge = ({
   requiredScopes,
 }: {
   errorDescription?: string;
-  oauth?: AuthConfig["oauth"];
+  oauth?: OAuthConfig;
   requiredScopes: string[];
 }): string => {
   const configured = readOAuth({ oauth });
