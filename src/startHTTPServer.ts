@@ -450,7 +450,6 @@ const handleStreamRequest = async <T extends ServerLike>({
   stateless?: boolean;
 }) => {
   const sessionId = [req.headers["mcp-session-id"]].flat()[0];
-  let body: unknown;
 
   // The size is checked before anything else runs: no callback sees an
   // over-size request.
@@ -482,6 +481,8 @@ const handleStreamRequest = async <T extends ServerLike>({
   const owned = getOwnedSessions({ ...authentication, req });
 
   if (req.method === "POST") {
+    let body: unknown;
+
     try {
       body = await getBody(req, maxBodySize);
     } catch (error) {
@@ -492,9 +493,7 @@ const handleStreamRequest = async <T extends ServerLike>({
 
       throw error;
     }
-  }
 
-  if (req.method === "POST") {
     if (sessionId) {
       const session = owned.find(activeTransports.get(sessionId));
 
