@@ -15,6 +15,8 @@ export default tseslint.config(
       "dist/**",
       "node_modules/**",
       ".e2e/**",
+      ".upstream-pr/**",
+      "upstream-pr/**",
     ],
   },
 );
