@@ -50,7 +50,11 @@ export interface CommitReport {
 }
 
 export interface Report {
-  base: { failedOnBase: TestCounts; tscErrorsOnBase: string[] };
+  base: {
+    failedOnBase: TestCounts;
+    tscAsPublished: string[];
+    tscErrorsOnBase: string[];
+  };
   commits: CommitReport[];
   fullSuite: {
     ms: number;
@@ -107,6 +111,30 @@ const gitIdentity = (): { date: string; email: string; name: string } => {
 
 const commitMessage = (change: Change): string =>
   `${change.subject}\n\n${change.body}\n${change.breaking ? `\nBREAKING CHANGE: ${change.breaking}\n` : ""}`;
+
+/** `file: TSxxxx message` of each tsc error, without its position. */
+const tscDiagnostics = (output: string): string[] =>
+  output
+    .split("\n")
+    .map((line) => /^(\S+?)\(\d+,\d+\): error (TS\d+): (.*)$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => `${match[1]}: ${match[2]} ${match[3]}`);
+
+/** The diagnostics of `now` beyond those `base` already had. */
+const newDiagnostics = (base: string[], now: string[]): string[] => {
+  const left = new Map<string, number>();
+
+  for (const diagnostic of base) {
+    left.set(diagnostic, (left.get(diagnostic) ?? 0) + 1);
+  }
+
+  return now.filter((diagnostic) => {
+    const count = left.get(diagnostic) ?? 0;
+    left.set(diagnostic, count - 1);
+
+    return count <= 0;
+  });
+};
 
 const splitTestScript = (script: string) =>
   script
@@ -219,7 +247,8 @@ const main = async () => {
   );
   const baseSha = git(repo, ["rev-parse", "HEAD"]);
 
-  // 2. Upstream's dev dependencies, as its package.json lists them.
+  // 2. Upstream's dev dependencies, as its package.json lists them. The
+  // tarball ships no lockfile, so its ranges resolve to what is newest today.
   say("installing upstream's dependencies (npm install)");
   const install = run(
     [
@@ -256,10 +285,37 @@ const main = async () => {
     );
   }
 
+  // tsc as published: with today's dependency versions an older release can
+  // already fail to type-check (5.12.5 does with SDK 1.2x+). Commits may keep
+  // those errors but add none.
+  const tscBase = tscDiagnostics(
+    run(tscStep, { allowFailure: true, cwd: repo, label: "tsc @ base" }).output,
+  );
+
+  if (tscBase.length > 0) {
+    say(
+      `  tsc reports ${tscBase.length} error(s) on unpatched ${version} with today's dependencies; the series must add none`,
+    );
+  }
+
+  const checkTsc = (label: string): { ms: number; ok: boolean } => {
+    const result = run(tscStep, { allowFailure: true, cwd: repo, label });
+    const added = newDiagnostics(tscBase, tscDiagnostics(result.output));
+
+    if (result.code !== 0 && (added.length > 0 || tscBase.length === 0)) {
+      throw new KitError(
+        `tsc fails at ${label}:\n${(added.length > 0 ? added : [result.output]).join("\n")}`,
+      );
+    }
+
+    return { ms: result.ms, ok: true };
+  };
+
   // 3. One commit per concern, each checked on its own.
   const report: Report = {
     base: {
       failedOnBase: undefined as unknown as TestCounts,
+      tscAsPublished: tscBase,
       tscErrorsOnBase: [],
     },
     commits: [],
@@ -309,7 +365,7 @@ const main = async () => {
         );
       }
     };
-    check("tsc", tscStep);
+    checks.push({ name: "tsc", ...checkTsc(`tsc @ ${change.subject}`) });
     check("eslint", `eslint ${[...changed, ...change.tests].join(" ")}`);
     // The added tests so far, plus upstream's tests of each module this
     // commit touched; startHTTPServer.test.ts (over a minute) runs with the
@@ -326,6 +382,7 @@ const main = async () => {
       );
     const testFiles = [
       ...new Set([
+        ...(change.upstreamTests ?? []),
         ...addedTests,
         ...changed.filter((file) => file.endsWith(".test.ts")),
         ...touchedTests,
@@ -388,6 +445,15 @@ const main = async () => {
         step,
       });
       say(`  ${step}: ${describeCounts(counts)} in ${seconds(counts.ms)}`);
+      continue;
+    }
+
+    if (step === tscStep) {
+      const result = checkTsc("tsc @ tip");
+      report.fullSuite.steps.push({ ...result, step });
+      say(
+        `  ${step}: ok${tscBase.length > 0 ? ` (the same ${tscBase.length} errors as unpatched ${version}, none added)` : ""} in ${seconds(result.ms)}`,
+      );
       continue;
     }
 
@@ -485,7 +551,10 @@ const main = async () => {
           (outputLine) =>
             /^(src\/[^(]+)\(\d+,\d+\): error/.exec(outputLine)?.[1],
         )
-        .filter((file): file is string => file !== undefined),
+        .filter(
+          (file): file is string =>
+            file !== undefined && addedTests.includes(file),
+        ),
     ),
   ];
   say(

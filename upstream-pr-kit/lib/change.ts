@@ -15,6 +15,8 @@ export interface Change {
   subject: string;
   /** Test files this commit adds, from the kit's `files/<line>/` folder. */
   tests: string[];
+  /** Upstream test files to run at this commit as well (its own checks). */
+  upstreamTests?: string[];
 }
 
 /** The changes for one release line, and what its pull request says. */
