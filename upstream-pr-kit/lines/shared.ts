@@ -310,3 +310,15 @@ export interface AuthResult {
 /** Indents a snippet to sit where `anchor` sits. */
 export const at = (file: SourceText, anchor: ts.Node, snippet: string) =>
   indent(snippet, file.indentOf(anchor));
+
+export const RESPONSE_CHALLENGE = `// RFC 9110 §15.5.2: a 401 carries a challenge. A thrown 401 Response
+// without one gets the one this server sends on its own 401s; everything
+// else about the Response goes out as it is.
+if (
+  responseError.status === 401 &&
+  !responseError.headers.has("www-authenticate")
+) {
+  fixedHeaders["www-authenticate"] = getWWWAuthenticateHeader(oauth);
+}
+
+`;

@@ -21,6 +21,7 @@ import {
 import { at, SSE_AUTHENTICATION } from "./shared.js";
 import {
   authenticateSse,
+  challengeThrownResponse,
   escapeBackslashes,
   exportAuthResult,
   exposeChallenge,
@@ -256,14 +257,39 @@ const createServerCatches = (scope: ts.Node) =>
       node.catchClause !== undefined,
   );
 
-/** Makes `a.b` optional (`a?.b`) wherever `a`'s text is `receiver`. */
+/** Inside `if (receiver.x …) { … }` TypeScript already knows receiver is set. */
+const guardedBy = (node: ts.Node, receiver: string): boolean => {
+  for (
+    let child = node, parent = node.parent;
+    parent;
+    child = parent, parent = parent.parent
+  ) {
+    if (
+      ts.isIfStatement(parent) &&
+      parent.thenStatement === child &&
+      new RegExp(`^${receiver.replace(/[.?]/g, "\\$&")}\\??\\.`).test(
+        parent.expression.getText(),
+      )
+    ) {
+      return true;
+    }
+  }
+
+  return false;
+};
+
+/**
+ * Makes `a.b` optional (`a?.b`) wherever `a`'s text is `receiver`, except
+ * where an enclosing `if (a.… )` already guarantees `a`.
+ */
 const makeOptional = (file: SourceText, scope: ts.Node, receiver: string) => {
   const positions = descendants(scope)
     .filter(
       (node): node is ts.PropertyAccessExpression =>
         ts.isPropertyAccessExpression(node) &&
         node.expression.getText() === receiver &&
-        !node.questionDotToken,
+        !node.questionDotToken &&
+        !guardedBy(node, receiver),
     )
     .map((node) => node.expression.getEnd())
     .sort((a, b) => b - a);
@@ -641,6 +667,7 @@ export const v5: Line = {
     escapeBackslashes,
     authenticateEveryStreamRequest,
     sendCallbackChallenge,
+    challengeThrownResponse,
     validScopeChallenge,
     authenticateSse,
     exposeChallenge,

@@ -30,6 +30,7 @@ import {
   ESCAPE_HELPER,
   escapeQuotedValues,
   importEscapeHelper,
+  RESPONSE_CHALLENGE,
   SCOPE_CHALLENGE_HEADER,
   SCOPE_FAILURE_HELPERS,
   scopeFailureGuard,
@@ -218,6 +219,75 @@ warning that says what was wrong and never logs the value, and the
 existing challenge is sent as before.`,
   subject: "fix(auth): send the challenge authenticate returned",
   tests: ["src/callbackChallenge.test.ts"],
+};
+
+export const challengeThrownResponse: Change = {
+  apply: (tree) => {
+    const http = tree.file(HTTP);
+    let fn = findFunction(http, "handleResponseError");
+    const names = descendants(fn)
+      .filter(ts.isVariableDeclaration)
+      .map((declaration) => declaration.name.getText());
+
+    for (const name of ["responseError", "fixedHeaders"]) {
+      if (!names.includes(name)) {
+        throw new KitError(`${HTTP}: handleResponseError has no "${name}"`);
+      }
+    }
+
+    const copy = http.expect(
+      descendants(fn).find(
+        (node): node is ts.ExpressionStatement =>
+          ts.isExpressionStatement(node) &&
+          node.getText().startsWith("responseError.headers.forEach("),
+      ),
+      "the header copy (responseError.headers.forEach) in handleResponseError",
+    );
+    const next = http.expect(
+      (copy.parent as ts.Block).statements[
+        (copy.parent as ts.Block).statements.indexOf(copy) + 1
+      ],
+      "a statement after the header copy in handleResponseError",
+    );
+    http.insertBeforeStatement(
+      next,
+      at(http, next, RESPONSE_CHALLENGE).trimStart() + http.indentOf(next),
+    );
+
+    fn = findFunction(http, "handleResponseError");
+    const last = http.expect(
+      fn.parameters.at(-1),
+      "the parameters of handleResponseError",
+    );
+    http.insertAfter(
+      last,
+      `,\n${http.indentOf(last)}oauth?: AuthConfig["oauth"]`,
+    );
+
+    for (const caller of ["handleCreateServerError", "authenticateRequest"]) {
+      const [call] = findCallsOrFail(
+        http,
+        findFunction(http, caller),
+        "handleResponseError",
+        caller,
+        1,
+      );
+      http.insertAfter(call.arguments.at(-1)!, ", oauth");
+    }
+  },
+  body: `RFC 9110 §15.5.2: a server sending 401 MUST send a WWW-Authenticate
+challenge. An app that rejects a request by throwing a Response from
+authenticate or createServer (FastMCP's own tests throw
+new Response(null, { status: 401 })) got that Response passed through as
+it was, so its 401 carried no challenge and the client had nothing to
+start OAuth discovery from (RFC 9728 §5.1).
+
+handleResponseError still sends the thrown Response's status, headers and
+body unchanged, and only fills the gap: a 401 without WWW-Authenticate
+gets the challenge this server sends on its own 401s. A Response that has
+its own challenge keeps it.`,
+  subject: "fix(auth): give a thrown 401 Response a challenge",
+  tests: ["src/thrownResponseChallenge.test.ts"],
 };
 
 export const validScopeChallenge: Change = {
@@ -506,6 +576,7 @@ export const v6: Line = {
   changes: [
     escapeBackslashes,
     sendCallbackChallenge,
+    challengeThrownResponse,
     validScopeChallenge,
     authenticateSse,
     exposeChallenge,
