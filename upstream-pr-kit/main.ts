@@ -583,6 +583,33 @@ const main = async () => {
   // 7. The series and the pull request's text.
   fs.mkdirSync(outDirectory, { recursive: true });
   git(repo, ["format-patch", "-q", "-o", outDirectory, `${baseSha}..HEAD`]);
+
+  // The patches, applied with git am to the release as published, give
+  // exactly the tree the checks ran on.
+  const amCheckout = path.join(workDirectory, "am");
+  git(repo, ["worktree", "add", "-q", "--detach", amCheckout, baseSha]);
+  const patches = fs
+    .readdirSync(outDirectory)
+    .filter((name) => name.endsWith(".patch"))
+    .sort()
+    .map((name) => path.join(outDirectory, name));
+  run(["git", "am", "-q", ...patches], {
+    cwd: amCheckout,
+    env,
+    label: "git am",
+  });
+
+  if (
+    git(amCheckout, ["rev-parse", "HEAD^{tree}"]) !==
+    git(repo, ["rev-parse", "HEAD^{tree}"])
+  ) {
+    throw new KitError("git am of the patches does not reproduce the series");
+  }
+
+  git(repo, ["worktree", "remove", "--force", amCheckout]);
+  say(
+    `git am of the ${patches.length} patches on ${version} reproduces the checked tree`,
+  );
   report.totalMs = Date.now() - started;
   fs.writeFileSync(
     path.join(outDirectory, "report.json"),

@@ -49,6 +49,11 @@ export const writePullRequest = ({
     })
     .join("\n");
 
+  const published = report.base.tscAsPublished.length;
+  const tscNote =
+    published > 0
+      ? `with the same ${published} errors the unpatched ${report.version} has with today's dependencies (none added)`
+      : "clean";
   const text = `${line.intro.trim()}
 
 ## Commits
@@ -67,7 +72,7 @@ ${breaking || "None."}
 
 ## Tests
 
-Upstream's own \`npm test\` at the last commit: ${vitest ? describeCounts(vitest) : "not run"}, then \`tsc\` and \`eslint .\` clean${report.fullSuite.skippedSteps.length ? `; left out: ${report.fullSuite.skippedSteps.map((step) => `\`${step}\``).join(", ")} (needs jsr.io)` : ""}.
+Upstream's own \`npm test\` at the last commit: ${vitest ? describeCounts(vitest) : "not run"}, then \`tsc\` ${tscNote} and \`eslint .\` clean${report.fullSuite.skippedSteps.length ? `; left out: ${report.fullSuite.skippedSteps.map((step) => `\`${step}\``).join(", ")} (needs jsr.io)` : ""}.
 ${preexisting ? `\nThese fail the same way on the unpatched ${report.version}, so they are not caused by this change:\n\n${preexisting}\n` : ""}
 The added tests on the unpatched ${report.version} (${describeCounts(report.base.failedOnBase)}):
 

@@ -19,6 +19,7 @@ import {
   SourceText,
 } from "../lib/source.js";
 import { at, SSE_AUTHENTICATION } from "./shared.js";
+import { V5_INTRO, V5_PATHS } from "./text.js";
 import {
   authenticateSse,
   challengeThrownResponse,
@@ -673,7 +674,7 @@ export const v5: Line = {
     exposeChallenge,
     exportAuthResult,
   ],
-  intro: "TODO",
+  intro: V5_INTRO,
   name: "5.x",
-  paths: "TODO",
+  paths: V5_PATHS,
 };

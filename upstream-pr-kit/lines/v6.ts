@@ -36,9 +36,7 @@ import {
   scopeFailureGuard,
   SSE_AUTHENTICATION,
 } from "./shared.js";
-
-const V6_INTRO = "TODO";
-const V6_PATHS = "TODO";
+import { V6_INTRO, V6_PATHS } from "./text.js";
 
 const AUTH = "src/authentication.ts";
 const AUTH_TEST = "src/authentication.test.ts";
