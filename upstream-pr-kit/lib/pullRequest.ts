@@ -17,11 +17,16 @@ export const writePullRequest = ({
   outDirectory: string;
   report: Report;
 }): void => {
+  const tscAtCommit =
+    report.base.tscAsPublished.length > 0 ? "tsc adds no error" : "tsc clean";
   const commits = line.changes
     .map((change, index) => {
       const measured = report.commits[index];
+      const added = change.tests.length
+        ? `adds ${change.tests.map((test) => `\`${test}\``).join(", ")}; `
+        : "";
 
-      return `${index + 1}. \`${change.subject}\`${change.breaking ? " (breaking)" : ""}: ${change.tests.map((test) => `\`${test}\``).join(", ")}, ${measured.tests.passed} tests pass at this commit (tsc and eslint clean)`;
+      return `${index + 1}. \`${change.subject}\`${change.breaking ? " (breaking)" : ""}: ${added}${measured.tests.passed} tests pass in ${measured.files.map((file) => `\`${file}\``).join(", ")}, ${tscAtCommit}, eslint clean`;
     })
     .join("\n");
   const breaking = line.changes
