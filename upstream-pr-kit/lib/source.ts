@@ -269,14 +269,25 @@ export const insertSorted = (
     a.localeCompare(b, "en", { sensitivity: "base" });
   const next = elements.find((element) => compare(nameOf(element), name) > 0);
 
+  // Type members carry their own `;`; list elements are joined by commas.
+  const isMember = elements.some((element) => ts.isTypeElement(element));
+
   if (next) {
-    file.insertBefore(next, `${text},\n${file.indentOf(next)}`);
+    file.insertBefore(
+      next,
+      `${text}${isMember ? ";" : ","}\n${file.indentOf(next)}`,
+    );
 
     return;
   }
 
   const last = file.expect(elements.at(-1), `any element in ${where}`);
-  file.insertAfter(last, `,\n${file.indentOf(last)}${text}`);
+  file.insertAfter(
+    last,
+    isMember
+      ? `\n${file.indentOf(last)}${text};`
+      : `,\n${file.indentOf(last)}${text}`,
+  );
 };
 
 /** The destructured parameter and its inline type literal of `({ … }: { … })`. */

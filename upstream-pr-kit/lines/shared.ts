@@ -269,7 +269,7 @@ export const scopeFailureGuard = (
   authResult: string,
   returnValue: string,
 ): string => `if (isScopeFailure(${authResult})) {
-  sendScopeChallengeResponse({ authResult: ${authResult}, body, oauth, res });
+  sendScopeChallengeResponse({ ${authResult === "authResult" ? "authResult" : `authResult: ${authResult}`}, body, oauth, res });
 
   return${returnValue};
 }

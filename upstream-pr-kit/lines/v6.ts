@@ -472,7 +472,7 @@ export const authenticateSse: Change = {
     const inner = http.indentOf(catchBlock.block.statements[0]);
     http.replace(
       catchBlock.block,
-      `{\n${inner}await handleCreateServerError({ body: undefined, error: ${thrown}, oauth, res });\n\n${inner}return true;\n${http.indentOf(catchBlock)}}`,
+      `{\n${inner}await handleCreateServerError({ body: undefined, ${thrown === "error" ? "error" : `error: ${thrown}`}, oauth, res });\n\n${inner}return true;\n${http.indentOf(catchBlock)}}`,
     );
 
     const listenerCall = http.expect(
