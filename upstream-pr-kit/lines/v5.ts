@@ -200,9 +200,9 @@ const STATELESS_AUTHENTICATION = `if (stateless) {
   }
 }`;
 
-const EVERY_REQUEST_AUTHENTICATION = `// MCP authorization (2025-06-18 §2.6.1): the client sends its token on
-// every request and the server validates it, stateful sessions included, so
-// a revoked or expired token stops working mid-session.
+const EVERY_REQUEST_AUTHENTICATION = `// MCP authorization (2025-06-18 §2.6.1): the client sends its token
+// on every request and the server validates it, stateful sessions
+// included, so a revoked or expired token stops working mid-session.
 const authentication = await authenticateRequest({
   authenticate,
   body,
