@@ -16,6 +16,8 @@ export default tseslint.config(
       "node_modules/**",
       ".e2e/**",
       ".upstream-tests/**",
+      ".upstream-pr/**",
+      "upstream-pr/**",
     ],
   },
 );
