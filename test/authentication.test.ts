@@ -1,7 +1,7 @@
 /**
  * `AuthenticationMiddleware`: the 401 it describes for a failed API-key check.
- * Its headers carry the static challenge `startHTTPServer` sends (DESIGN.md,
- * "Shape"), built by the same code; where that differs from upstream 5.10.0
+ * Its headers carry the static challenge `startHTTPServer` sends
+ * (docs/contract.md §2.1, rule 2), built by the same code; where that differs from upstream 5.10.0
  * the row says so and checks upstream's old answer.
  */
 import { extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
