@@ -418,6 +418,27 @@ const getPathname = (url = "/") => {
   }
 };
 
+/**
+ * Hands what `authenticate` returned for a request in a stateful session to
+ * the session's server, when it has an `updateAuth(authResult)` method (a
+ * FastMCP 3.30+ session): the server then serves the request with the
+ * credentials it came with, not those of the session's initialize. As in
+ * upstream 6.4+, only a truthy result is passed on (no `authenticate`, no
+ * call). An `updateAuth` that throws fails the request with a 500 rather than
+ * let it run on stale credentials.
+ */
+const updateSessionAuth = async (server: ServerLike, authResult: unknown) => {
+  if (!authResult) {
+    return;
+  }
+
+  const { updateAuth } = server as { updateAuth?: unknown };
+
+  if (typeof updateAuth === "function") {
+    await updateAuth.call(server, authResult);
+  }
+};
+
 const handleStreamRequest = async <T extends ServerLike>({
   activeTransports,
   authenticate,
@@ -506,6 +527,7 @@ const handleStreamRequest = async <T extends ServerLike>({
       }
 
       session.idleTimer?.track(res);
+      await updateSessionAuth(session.server, authentication.authResult);
       await session.transport.handleRequest(req, res, body);
       return;
     }
