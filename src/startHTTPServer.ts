@@ -45,6 +45,7 @@ import {
   createOwnedSessions,
   type GetOwnedSessions,
   type GetSessionOwner,
+  type OwnedSessions,
 } from "./sessionOwners.js";
 import {
   closeSessions,
@@ -439,6 +440,124 @@ const updateSessionAuth = async (server: ServerLike, authResult: unknown) => {
   }
 };
 
+/**
+ * Opens a session (stateful), or serves one request (stateless): creates
+ * the server, its transport and, for a session, its idle timer, and hands
+ * the request to the transport.
+ */
+const handleNewStreamSession = async <T extends ServerLike>({
+  activeTransports,
+  body,
+  createServer,
+  enableJsonResponse,
+  eventStore,
+  fallbackChallenge,
+  onClose,
+  onConnect,
+  owned,
+  req,
+  res,
+  sessionIdleTimeout,
+  stateless,
+}: {
+  activeTransports: Map<string, StreamSession<T>>;
+  body: unknown;
+  createServer: (request: http.IncomingMessage) => Promise<T>;
+  enableJsonResponse?: boolean;
+  eventStore?: EventStore;
+  fallbackChallenge: string;
+  onClose?: (server: T) => Promise<void>;
+  onConnect?: (server: T) => Promise<void>;
+  owned: OwnedSessions;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  sessionIdleTimeout: number;
+  stateless?: boolean;
+}) => {
+  let server: T;
+
+  try {
+    server = await createServer(req);
+  } catch (error) {
+    await handleCreateServerError({ error, fallbackChallenge, requestBody: body, res });
+    return;
+  }
+
+  const cleanup = createCleanup(server, onClose);
+
+  // A session no request has used for `sessionIdleTimeout` ms is closed,
+  // as a DELETE would: clients that vanish leave nothing behind.
+  const idleTimer =
+    !stateless && sessionIdleTimeout > 0 && sessionIdleTimeout < Infinity
+      ? createIdleTimer(sessionIdleTimeout, () => {
+          console.log(
+            `[mcp-proxy] closing a session idle for ${sessionIdleTimeout} ms`,
+          );
+          transport.close().catch((error: unknown) => {
+            logError("[mcp-proxy] error closing an idle session", error);
+          });
+        })
+      : undefined;
+
+  idleTimer?.track(res);
+
+  const transport = new StreamableHTTPServerTransport({
+    enableJsonResponse,
+    // A store the app passes is shared by every session: each gets its
+    // own view of it. Without one, each transport gets a store of its own.
+    eventStore: eventStore
+      ? createSessionEventStore(eventStore)
+      : new InMemoryEventStore(),
+    onsessioninitialized: (newSessionId) => {
+      activeTransports.set(
+        newSessionId,
+        owned.claim({ idleTimer, server, transport }),
+      );
+    },
+    sessionIdGenerator: stateless ? undefined : randomUUID,
+  });
+
+  transport.onclose = () => {
+    idleTimer?.stop();
+
+    if (transport.sessionId) {
+      activeTransports.delete(transport.sessionId);
+    }
+
+    void cleanup();
+  };
+
+  if (stateless) {
+    // A stateless server lives for one request.
+    res.on("close", () => {
+      transport.close().catch((error: unknown) => {
+        logError("[mcp-proxy] error closing a stateless transport", error);
+      });
+    });
+  }
+
+  try {
+    // Started, not awaited, as 5.10.0 does: a server may wait inside
+    // connect for the client's capabilities (FastMCP's sessions do), and
+    // they arrive with the initialize request that handleRequest delivers.
+    server.connect(transport).catch((error: unknown) => {
+      logError("[mcp-proxy] error connecting to server", error);
+    });
+
+    if (onConnect) {
+      await onConnect(server);
+    }
+
+    await transport.handleRequest(req, res, body);
+  } finally {
+    // An initialize that failed (onConnect threw, the SDK answered 406…)
+    // opened no session: nothing else would ever close this server.
+    if (!stateless && !transport.sessionId) {
+      await transport.close();
+    }
+  }
+};
+
 const handleStreamRequest = async <T extends ServerLike>({
   activeTransports,
   authenticate,
@@ -547,88 +666,21 @@ const handleStreamRequest = async <T extends ServerLike>({
       return;
     }
 
-    let server: T;
-
-    try {
-      server = await createServer(req);
-    } catch (error) {
-      await handleCreateServerError({ error, fallbackChallenge, requestBody: body, res });
-      return;
-    }
-
-    const cleanup = createCleanup(server, onClose);
-
-    // A session no request has used for `sessionIdleTimeout` ms is closed,
-    // as a DELETE would: clients that vanish leave nothing behind.
-    const idleTimer =
-      !stateless && sessionIdleTimeout > 0 && sessionIdleTimeout < Infinity
-        ? createIdleTimer(sessionIdleTimeout, () => {
-            console.log(
-              `[mcp-proxy] closing a session idle for ${sessionIdleTimeout} ms`,
-            );
-            transport.close().catch((error: unknown) => {
-              logError("[mcp-proxy] error closing an idle session", error);
-            });
-          })
-        : undefined;
-
-    idleTimer?.track(res);
-
-    const transport = new StreamableHTTPServerTransport({
+    await handleNewStreamSession({
+      activeTransports,
+      body,
+      createServer,
       enableJsonResponse,
-      // A store the app passes is shared by every session: each gets its
-      // own view of it. Without one, each transport gets a store of its own.
-      eventStore: eventStore
-        ? createSessionEventStore(eventStore)
-        : new InMemoryEventStore(),
-      onsessioninitialized: (newSessionId) => {
-        activeTransports.set(
-          newSessionId,
-          owned.claim({ idleTimer, server, transport }),
-        );
-      },
-      sessionIdGenerator: stateless ? undefined : randomUUID,
+      eventStore,
+      fallbackChallenge,
+      onClose,
+      onConnect,
+      owned,
+      req,
+      res,
+      sessionIdleTimeout,
+      stateless,
     });
-
-    transport.onclose = () => {
-      idleTimer?.stop();
-
-      if (transport.sessionId) {
-        activeTransports.delete(transport.sessionId);
-      }
-
-      void cleanup();
-    };
-
-    if (stateless) {
-      // A stateless server lives for one request.
-      res.on("close", () => {
-        transport.close().catch((error: unknown) => {
-          logError("[mcp-proxy] error closing a stateless transport", error);
-        });
-      });
-    }
-
-    try {
-      // Started, not awaited, as 5.10.0 does: a server may wait inside
-      // connect for the client's capabilities (FastMCP's sessions do), and
-      // they arrive with the initialize request that handleRequest delivers.
-      server.connect(transport).catch((error: unknown) => {
-        logError("[mcp-proxy] error connecting to server", error);
-      });
-
-      if (onConnect) {
-        await onConnect(server);
-      }
-
-      await transport.handleRequest(req, res, body);
-    } finally {
-      // An initialize that failed (onConnect threw, the SDK answered 406…)
-      // opened no session: nothing else would ever close this server.
-      if (!stateless && !transport.sessionId) {
-        await transport.close();
-      }
-    }
     return;
   }
 
