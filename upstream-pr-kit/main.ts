@@ -38,6 +38,25 @@ const UNREACHABLE_STEPS: { pattern: RegExp; reason: string }[] = [
   },
 ];
 
+/**
+ * The text of a test file a commit adds: the line's own copy, or else the
+ * copy both lines share, fitted to the line.
+ */
+const readAddedTest = ({ line, test }: { line: Line; test: string }) => {
+  const own = path.join(kitDirectory, "files", line.name, test);
+
+  if (fs.existsSync(own)) {
+    return fs.readFileSync(own, "utf8");
+  }
+
+  const shared = fs.readFileSync(
+    path.join(kitDirectory, "files", "shared", test),
+    "utf8",
+  );
+
+  return line.adaptSharedTest ? line.adaptSharedTest(shared) : shared;
+};
+
 /** Upstream test files too slow to run at every commit; they run at the tip. */
 const SLOW_TEST_FILES = ["src/startHTTPServer.test.ts"];
 
@@ -337,8 +356,7 @@ const main = async () => {
     }
 
     for (const test of change.tests) {
-      const source = path.join(kitDirectory, "files", line.name, test);
-      fs.copyFileSync(source, path.join(repo, test));
+      fs.writeFileSync(path.join(repo, test), readAddedTest({ line, test }));
       addedTests.push(test);
     }
 

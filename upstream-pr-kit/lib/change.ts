@@ -13,7 +13,10 @@ export interface Change {
   breaking?: string;
   /** Conventional commit subject. */
   subject: string;
-  /** Test files this commit adds, from the kit's `files/<line>/` folder. */
+  /**
+   * Test files this commit adds: from the kit's `files/<line>/` folder, or
+   * else `files/shared/`, adapted with the line's `adaptSharedTest`.
+   */
   tests: string[];
   /** Upstream test files to run at this commit as well (its own checks). */
   upstreamTests?: string[];
@@ -21,6 +24,8 @@ export interface Change {
 
 /** The changes for one release line, and what its pull request says. */
 export interface Line {
+  /** Fits a test file both lines share (`files/shared/`) to this line. */
+  adaptSharedTest?: (text: string) => string;
   changes: Change[];
   /** The pull request's opening: the rule and what the release sends. */
   intro: string;

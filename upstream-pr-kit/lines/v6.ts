@@ -570,7 +570,20 @@ callback still compiles.`,
   tests: ["src/authResult.test.ts"],
 };
 
+// The shared test files import the SDK v1 server, as 5.x does; 6.x has it
+// as a package of its own.
+const SDK_V1_SERVER = '"@modelcontextprotocol/sdk/server/index.js"';
+
 export const v6: Line = {
+  adaptSharedTest: (text) => {
+    if (!text.includes(SDK_V1_SERVER)) {
+      throw new KitError(
+        `a shared test file no longer imports ${SDK_V1_SERVER}, which the 6.x line rewrites`,
+      );
+    }
+
+    return text.replaceAll(SDK_V1_SERVER, '"@modelcontextprotocol/server"');
+  },
   changes: [
     escapeBackslashes,
     sendCallbackChallenge,
