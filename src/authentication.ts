@@ -46,7 +46,6 @@ export type AuthResult = {
   wwwAuthenticate?: string | string[];
 };
 
-
 const DEFAULT_UNAUTHORIZED_MESSAGE = "Unauthorized: Invalid or missing API key";
 
 // Hashing both sides first gives equal-length buffers, so the comparison

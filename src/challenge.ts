@@ -112,7 +112,9 @@ export const getDynamicChallenge = (
  * scheme with a host will do (FastMCP's own tests use `mcp://test-server`);
  * a URL without a host (`urn:x`) has nowhere to put the segment.
  */
-export const getResourceMetadataUrl = (resource: string): string | undefined => {
+export const getResourceMetadataUrl = (
+  resource: string,
+): string | undefined => {
   let url: URL;
 
   try {

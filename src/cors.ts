@@ -97,7 +97,10 @@ export const applyCorsHeaders = (
   }
 
   // RFC 9110 §12.5.5: an answer that depends on the Origin tells caches so.
-  if (typeof corsOptions.origin === "function" || Array.isArray(corsOptions.origin)) {
+  if (
+    typeof corsOptions.origin === "function" ||
+    Array.isArray(corsOptions.origin)
+  ) {
     res.setHeader("Vary", "Origin");
   }
 

@@ -5,6 +5,9 @@ export { InMemoryEventStore } from "./InMemoryEventStore.js";
 export { proxyServer } from "./proxyServer.js";
 export type { GetSessionOwner } from "./sessionOwners.js";
 export type { CorsOptions } from "./startHTTPServer.js";
-export { getWWWAuthenticateHeader, startHTTPServer } from "./startHTTPServer.js";
+export {
+  getWWWAuthenticateHeader,
+  startHTTPServer,
+} from "./startHTTPServer.js";
 export { ServerType, startStdioServer } from "./startStdioServer.js";
 export { tapTransport } from "./tapTransport.js";

@@ -23,14 +23,16 @@ export class PayloadTooLargeError extends Error {
 export const exceedsMaxBodySize = (
   request: http.IncomingMessage,
   maxBodySize: number,
-) =>
-  maxBodySize > 0 && Number(request.headers["content-length"]) > maxBodySize;
+) => maxBodySize > 0 && Number(request.headers["content-length"]) > maxBodySize;
 
 /**
  * Answers 413 and closes the connection: the rest of the upload is never
  * read. No authentication has run, so no challenge goes out.
  */
-export const sendPayloadTooLarge = (res: http.ServerResponse, maxBodySize: number) => {
+export const sendPayloadTooLarge = (
+  res: http.ServerResponse,
+  maxBodySize: number,
+) => {
   res.setHeader("Connection", "close");
   res.setHeader("Content-Type", "application/json");
   res

@@ -44,7 +44,9 @@ export const createSessionEventStore = (store: EventStore): EventStore => {
 
   // SDKs that know this optional method check a resumed stream with it.
   const getStreamIdForEventId = (
-    store as { getStreamIdForEventId?: (eventId: string) => Promise<string | undefined> }
+    store as {
+      getStreamIdForEventId?: (eventId: string) => Promise<string | undefined>;
+    }
   ).getStreamIdForEventId?.bind(store);
 
   if (getStreamIdForEventId) {

@@ -53,10 +53,13 @@ export const createIdleTimer = (timeout: number, onIdle: () => void) => {
         inFlight -= 1;
 
         if (!stopped && inFlight === 0) {
-          timer = setTimeout(() => {
-            stop();
-            onIdle();
-          }, Math.min(timeout, MAX_TIMER_DELAY)).unref();
+          timer = setTimeout(
+            () => {
+              stop();
+              onIdle();
+            },
+            Math.min(timeout, MAX_TIMER_DELAY),
+          ).unref();
         }
       });
     },

@@ -184,7 +184,10 @@ const sendUnauthorizedResponse = ({
 
   // RFC 9110 §15.5.2: a 401 MUST carry a challenge (RFC 6750 §3.1 gives the
   // 403 of insufficient_scope one too).
-  if ((status === 401 || status === 403) && !res.hasHeader("WWW-Authenticate")) {
+  if (
+    (status === 401 || status === 403) &&
+    !res.hasHeader("WWW-Authenticate")
+  ) {
     headers["WWW-Authenticate"] =
       getDynamicChallenge(authResult) ?? fallbackChallenge;
   }
@@ -275,7 +278,9 @@ const handleResponseError = async ({
       res.setHeader(name, values.length === 1 ? values[0] : values);
     } catch {
       // A look-alike's header Node would reject; the others still go out.
-      console.warn("[mcp-proxy] dropping an invalid header of a thrown Response");
+      console.warn(
+        "[mcp-proxy] dropping an invalid header of a thrown Response",
+      );
     }
   }
 
@@ -300,7 +305,9 @@ const handleResponseError = async ({
     fallbackChallenge,
     res,
     status,
-    statusMessage: /^[\t\x20-\x7e\x80-\xff]*$/.test(reason) ? reason : undefined,
+    statusMessage: /^[\t\x20-\x7e\x80-\xff]*$/.test(reason)
+      ? reason
+      : undefined,
   });
 
   return true;
@@ -321,7 +328,9 @@ const handleCreateServerError = async ({
   requestBody?: unknown;
   res: http.ServerResponse;
 }) => {
-  if (await handleResponseError({ error, fallbackChallenge, requestBody, res })) {
+  if (
+    await handleResponseError({ error, fallbackChallenge, requestBody, res })
+  ) {
     return;
   }
 
@@ -386,7 +395,12 @@ const handleAuthentication = async ({
 
   if (
     threw &&
-    (await handleResponseError({ error: authResult, fallbackChallenge, requestBody, res }))
+    (await handleResponseError({
+      error: authResult,
+      fallbackChallenge,
+      requestBody,
+      res,
+    }))
   ) {
     return { answered: true };
   }
@@ -479,7 +493,12 @@ const handleNewStreamSession = async <T extends ServerLike>({
   try {
     server = await createServer(req);
   } catch (error) {
-    await handleCreateServerError({ error, fallbackChallenge, requestBody: body, res });
+    await handleCreateServerError({
+      error,
+      fallbackChallenge,
+      requestBody: body,
+      res,
+    });
     return;
   }
 
@@ -1075,9 +1094,7 @@ export const startHTTPServer = async <T extends ServerLike>({
     if (
       streamEndpoint &&
       pathname === streamEndpoint &&
-      (req.method === "DELETE" ||
-        req.method === "GET" ||
-        req.method === "POST")
+      (req.method === "DELETE" || req.method === "GET" || req.method === "POST")
     ) {
       await handleStreamRequest({
         activeTransports: activeStreamTransports,

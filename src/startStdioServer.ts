@@ -32,8 +32,7 @@ export const startStdioServer = async ({
   initStreamClient?: () => Promise<Client>;
   serverType: ServerType;
   transportOptions?:
-    | SSEClientTransportOptions
-    | StreamableHTTPClientTransportOptions;
+    SSEClientTransportOptions | StreamableHTTPClientTransportOptions;
   url: string;
 }): Promise<Server> => {
   const transport =

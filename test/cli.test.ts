@@ -92,10 +92,7 @@ const runCli = (
  * Starts the CLI on 127.0.0.1 and a free port, with these arguments after
  * the host and port, and waits until it serves.
  */
-const startProxy = async (
-  args: string[],
-  env: Record<string, string> = {},
-) => {
+const startProxy = async (args: string[], env: Record<string, string> = {}) => {
   const port = await getFreePort();
   const proxy = runCli(
     ["--host", "127.0.0.1", "--port", String(port), ...args],
@@ -173,10 +170,7 @@ afterEach(async () => {
 
         child.kill("SIGTERM");
 
-        const outcome = await Promise.race([
-          closed,
-          delay(10_000, "timeout"),
-        ]);
+        const outcome = await Promise.race([closed, delay(10_000, "timeout")]);
 
         if (outcome === "timeout") {
           child.kill("SIGKILL");
@@ -362,7 +356,11 @@ describe("mcp-proxy", () => {
     [
       { args: ["--apiKey", "secret"], name: "--apiKey" },
       { args: ["--api-key", "secret"], name: "--api-key" },
-      { args: [], env: { MCP_PROXY_API_KEY: "secret" }, name: "MCP_PROXY_API_KEY" },
+      {
+        args: [],
+        env: { MCP_PROXY_API_KEY: "secret" },
+        name: "MCP_PROXY_API_KEY",
+      },
     ],
   )("API key from $name", ({ args, env }) => {
     it.each<string | undefined>([undefined, "wrong"])(
@@ -385,18 +383,25 @@ describe("mcp-proxy", () => {
     it.each<{ kind: Kind; path: string }>([
       { kind: "stream", path: "/mcp" },
       { kind: "sse", path: "/sse" },
-    ])("serves $kind to a client that sends the key", async ({ kind, path }) => {
-      const proxy = await startProxy([...args, "--", ...serverCommand], env);
+    ])(
+      "serves $kind to a client that sends the key",
+      async ({ kind, path }) => {
+        const proxy = await startProxy([...args, "--", ...serverCommand], env);
 
-      await expectProxying(
-        await connect(kind, proxy.url(path), {
-          headers: { "X-API-Key": "secret" },
-        }),
-      );
-    });
+        await expectProxying(
+          await connect(kind, proxy.url(path), {
+            headers: { "X-API-Key": "secret" },
+          }),
+        );
+      },
+    );
   });
 
-  it.each<{ args: (server: string[]) => string[]; childArgs: string[]; name: string }>([
+  it.each<{
+    args: (server: string[]) => string[];
+    childArgs: string[];
+    name: string;
+  }>([
     {
       args: (server) => [...server, "a", "-y", "--z=1", "--no-color"],
       childArgs: ["a", "-y", "--z=1", "--no-color"],
@@ -591,7 +596,13 @@ describe("mcp-proxy", () => {
       },
     ])("$name", async ({ args, message }) => {
       const port = await getFreePort();
-      const cli = runCli(["--host", "127.0.0.1", "--port", String(port), ...args]);
+      const cli = runCli([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        ...args,
+      ]);
 
       expect(await cli.exited).toEqual({ code: 1, signal: null });
       expect(cli.output()).toContain(message);
@@ -610,7 +621,14 @@ describe("mcp-proxy", () => {
       try {
         const infoFile = newInfoFile();
         const cli = runCli(
-          ["--host", "127.0.0.1", "--port", String(port), "--", ...recordingCommand],
+          [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            String(port),
+            "--",
+            ...recordingCommand,
+          ],
           { [INFO_VARIABLE]: infoFile },
         );
 

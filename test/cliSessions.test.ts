@@ -33,7 +33,9 @@ const connectClient = async (url: string) => {
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
     updates.push(n.params.uri);
   });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${url}/mcp`)),
+  );
   cleanups.push(() => client.close());
 
   return { client, updates };

@@ -56,7 +56,10 @@ const METADATA_URLS: [string, string][] = [
     "https://h:8443/a/b/",
     "https://h:8443/.well-known/oauth-protected-resource/a/b/",
   ],
-  ["https://h/mcp?t=1", "https://h/.well-known/oauth-protected-resource/mcp?t=1"],
+  [
+    "https://h/mcp?t=1",
+    "https://h/.well-known/oauth-protected-resource/mcp?t=1",
+  ],
   [
     "https://resource.example.com",
     "https://resource.example.com/.well-known/oauth-protected-resource",
@@ -335,7 +338,10 @@ describe("static: the RFC 9728 §3.1 metadata URL of oauth's resource", () => {
 
   it("puts a non-ASCII host on the wire only as punycode, else falls back", () => {
     expect(
-      getWWWAuthenticateHeader(undefined, oauthFor("https://bücher.example/mcp")),
+      getWWWAuthenticateHeader(
+        undefined,
+        oauthFor("https://bücher.example/mcp"),
+      ),
     ).toMatch(
       /^Bearer (realm="mcp-proxy"|resource_metadata="https:\/\/xn--bcher-kva\.example\/\.well-known\/oauth-protected-resource\/mcp")$/,
     );
@@ -349,20 +355,17 @@ describe("static: the RFC 9728 §3.1 metadata URL of oauth's resource", () => {
     ["mcp://test-server", true],
     ["https://h/mcp", false],
     ["https://h/mcp/", false],
-  ])(
-    "%s: same string as upstream 5.10.0 is %s",
-    (resource, sameAsUpstream) => {
-      const upstream = new UpstreamAuthenticationMiddleware({
-        oauth: oauthFor(resource),
-      }).getUnauthorizedResponse().headers["WWW-Authenticate"];
-      const ours = getWWWAuthenticateHeader(undefined, oauthFor(resource));
+  ])("%s: same string as upstream 5.10.0 is %s", (resource, sameAsUpstream) => {
+    const upstream = new UpstreamAuthenticationMiddleware({
+      oauth: oauthFor(resource),
+    }).getUnauthorizedResponse().headers["WWW-Authenticate"];
+    const ours = getWWWAuthenticateHeader(undefined, oauthFor(resource));
 
-      expect(upstream).toBe(
-        `Bearer resource_metadata="${resource}/.well-known/oauth-protected-resource"`,
-      );
-      expect(ours === upstream).toBe(sameAsUpstream);
-    },
-  );
+    expect(upstream).toBe(
+      `Bearer resource_metadata="${resource}/.well-known/oauth-protected-resource"`,
+    );
+    expect(ours === upstream).toBe(sameAsUpstream);
+  });
 });
 
 describe("static: the auth-params oauth configures (5.12.5's AuthConfig)", () => {
@@ -588,160 +591,166 @@ describe("hardening", () => {
     },
   );
 
-  it.each(byName([
-    {
-      name: "exactly 8192 characters",
-      wwwAuthenticate: challengeOfLength(8192),
-    },
-    {
-      // RFC 9110 §5.6.4: the quoted-string `a "b" \c`.
-      name: "quotes and backslashes",
-      wwwAuthenticate: 'Bearer realm="a \\"b\\" \\\\c"',
-    },
-    {
-      name: "an unbalanced quote (checked for characters, not parsed)",
-      wwwAuthenticate: 'Bearer error="a"b"',
-    },
-    {
-      name: "HTAB between parameters",
-      wwwAuthenticate: 'Bearer realm="a",\terror="invalid_token"',
-    },
-    {
-      name: "every printable ASCII character",
-      wwwAuthenticate: Array.from({ length: 0x5f }, (_, index) =>
-        String.fromCharCode(0x20 + index),
-      ).join(""),
-    },
-    {
-      name: "an array of 8192-character entries",
-      wwwAuthenticate: [challengeOfLength(8192), challengeOfLength(8192)],
-    },
-  ]))("%s: returned unchanged", (_, { wwwAuthenticate }) => {
+  it.each(
+    byName([
+      {
+        name: "exactly 8192 characters",
+        wwwAuthenticate: challengeOfLength(8192),
+      },
+      {
+        // RFC 9110 §5.6.4: the quoted-string `a "b" \c`.
+        name: "quotes and backslashes",
+        wwwAuthenticate: 'Bearer realm="a \\"b\\" \\\\c"',
+      },
+      {
+        name: "an unbalanced quote (checked for characters, not parsed)",
+        wwwAuthenticate: 'Bearer error="a"b"',
+      },
+      {
+        name: "HTAB between parameters",
+        wwwAuthenticate: 'Bearer realm="a",\terror="invalid_token"',
+      },
+      {
+        name: "every printable ASCII character",
+        wwwAuthenticate: Array.from({ length: 0x5f }, (_, index) =>
+          String.fromCharCode(0x20 + index),
+        ).join(""),
+      },
+      {
+        name: "an array of 8192-character entries",
+        wwwAuthenticate: [challengeOfLength(8192), challengeOfLength(8192)],
+      },
+    ]),
+  )("%s: returned unchanged", (_, { wwwAuthenticate }) => {
     expect(getWWWAuthenticateHeader({ wwwAuthenticate }, OAUTH_MCP)).toEqual(
       wwwAuthenticate,
     );
     expect(console.warn).not.toHaveBeenCalled();
   });
 
-  it.each(byName<Row>([
-    {
-      authResult: throwingGetter("wwwAuthenticate"),
-      expected: BARE,
-      name: "a wwwAuthenticate getter that throws",
-    },
-    {
-      authResult: throwingGetter("wwwAuthenticate"),
-      expected: STATIC_MCP,
-      name: "a wwwAuthenticate getter that throws, with oauth",
-      oauth: OAUTH_MCP,
-    },
-    {
-      authResult: throwingGetter("wwwAuthenticate", new Error("x")),
-      expected: BARE,
-      name: "an Error whose wwwAuthenticate getter throws",
-    },
-    {
-      authResult: hostileProxy(),
-      expected: BARE,
-      name: "a Proxy that throws on every trap",
-    },
-    {
-      authResult: hostileProxy(),
-      expected: STATIC_MCP,
-      name: "a Proxy that throws on every trap, with oauth",
-      oauth: OAUTH_MCP,
-    },
-    {
-      authResult: revokedProxy(),
-      expected: BARE,
-      name: "a revoked Proxy",
-    },
-    {
-      authResult: {
-        wwwAuthenticate: new Proxy(['Bearer realm="a"'], {
-          get: () => {
-            throw new Error("array get");
-          },
-        }),
+  it.each(
+    byName<Row>([
+      {
+        authResult: throwingGetter("wwwAuthenticate"),
+        expected: BARE,
+        name: "a wwwAuthenticate getter that throws",
       },
-      expected: BARE,
-      name: "an array Proxy that throws on read",
-    },
-    {
-      authResult: { authenticated: false },
-      expected: BARE,
-      name: "oauth whose protectedResource getter throws",
-      oauth: throwingGetter("protectedResource") as OAuth,
-    },
-    {
-      authResult: { authenticated: false },
-      expected: BARE,
-      name: "oauth whose resource getter throws",
-      oauth: { protectedResource: throwingGetter("resource") } as OAuth,
-    },
-    {
-      authResult: undefined,
-      expected: BARE,
-      name: "oauth a Proxy that throws on every trap",
-      oauth: hostileProxy() as OAuth,
-    },
-    {
-      authResult: undefined,
-      expected: BARE,
-      name: "oauth.protectedResource a revoked Proxy",
-      oauth: { protectedResource: revokedProxy() } as OAuth,
-    },
-    {
-      authResult: { wwwAuthenticate: 'Bearer realm="app"' },
-      expected: 'Bearer realm="app"',
-      name: "a valid dynamic value while oauth throws",
-      oauth: hostileProxy() as OAuth,
-    },
-    // Not an absolute URL with a host: no place for the well-known segment.
-    ...[
-      "not a url",
-      "urn:x",
-      "/mcp",
-      "mcp",
-      "mailto:a@h",
-      "https://",
-      "file:///mcp",
-      "mcp:///mcp",
-      "mcp:test-server",
-      5,
-      true,
-      {},
-    ].map((resource) => ({
-      authResult: undefined,
-      expected: BARE,
-      name: `resource ${inspect(resource)}: bare`,
-      oauth: oauthFor(resource),
-    })),
-  ]))("%s", (_, { authResult, expected, oauth }) => {
+      {
+        authResult: throwingGetter("wwwAuthenticate"),
+        expected: STATIC_MCP,
+        name: "a wwwAuthenticate getter that throws, with oauth",
+        oauth: OAUTH_MCP,
+      },
+      {
+        authResult: throwingGetter("wwwAuthenticate", new Error("x")),
+        expected: BARE,
+        name: "an Error whose wwwAuthenticate getter throws",
+      },
+      {
+        authResult: hostileProxy(),
+        expected: BARE,
+        name: "a Proxy that throws on every trap",
+      },
+      {
+        authResult: hostileProxy(),
+        expected: STATIC_MCP,
+        name: "a Proxy that throws on every trap, with oauth",
+        oauth: OAUTH_MCP,
+      },
+      {
+        authResult: revokedProxy(),
+        expected: BARE,
+        name: "a revoked Proxy",
+      },
+      {
+        authResult: {
+          wwwAuthenticate: new Proxy(['Bearer realm="a"'], {
+            get: () => {
+              throw new Error("array get");
+            },
+          }),
+        },
+        expected: BARE,
+        name: "an array Proxy that throws on read",
+      },
+      {
+        authResult: { authenticated: false },
+        expected: BARE,
+        name: "oauth whose protectedResource getter throws",
+        oauth: throwingGetter("protectedResource") as OAuth,
+      },
+      {
+        authResult: { authenticated: false },
+        expected: BARE,
+        name: "oauth whose resource getter throws",
+        oauth: { protectedResource: throwingGetter("resource") } as OAuth,
+      },
+      {
+        authResult: undefined,
+        expected: BARE,
+        name: "oauth a Proxy that throws on every trap",
+        oauth: hostileProxy() as OAuth,
+      },
+      {
+        authResult: undefined,
+        expected: BARE,
+        name: "oauth.protectedResource a revoked Proxy",
+        oauth: { protectedResource: revokedProxy() } as OAuth,
+      },
+      {
+        authResult: { wwwAuthenticate: 'Bearer realm="app"' },
+        expected: 'Bearer realm="app"',
+        name: "a valid dynamic value while oauth throws",
+        oauth: hostileProxy() as OAuth,
+      },
+      // Not an absolute URL with a host: no place for the well-known segment.
+      ...[
+        "not a url",
+        "urn:x",
+        "/mcp",
+        "mcp",
+        "mailto:a@h",
+        "https://",
+        "file:///mcp",
+        "mcp:///mcp",
+        "mcp:test-server",
+        5,
+        true,
+        {},
+      ].map((resource) => ({
+        authResult: undefined,
+        expected: BARE,
+        name: `resource ${inspect(resource)}: bare`,
+        oauth: oauthFor(resource),
+      })),
+    ]),
+  )("%s", (_, { authResult, expected, oauth }) => {
     expect(getWWWAuthenticateHeader(authResult, oauth)).toEqual(expected);
   });
 
-  it.each(byName([
-    {
-      authResult: changingGetter('Bearer realm="first"', `bad\r\n`),
-      name: "a getter valid on the first read only",
-    },
-    {
-      authResult: changingGetter("", 'Bearer realm="later"', "\0"),
-      name: "a getter invalid on the first read only",
-    },
-    {
-      authResult: {
-        wwwAuthenticate: Object.defineProperty(['Bearer realm="a"'], 0, {
-          get: (() => {
-            let reads = 0;
-            return () => (reads++ === 0 ? 'Bearer realm="a"' : "\r\nX: 1");
-          })(),
-        }),
+  it.each(
+    byName([
+      {
+        authResult: changingGetter('Bearer realm="first"', `bad\r\n`),
+        name: "a getter valid on the first read only",
       },
-      name: "an array entry valid on the first read only",
-    },
-  ]))("%s: the result is still a valid challenge", (_, { authResult }) => {
+      {
+        authResult: changingGetter("", 'Bearer realm="later"', "\0"),
+        name: "a getter invalid on the first read only",
+      },
+      {
+        authResult: {
+          wwwAuthenticate: Object.defineProperty(['Bearer realm="a"'], 0, {
+            get: (() => {
+              let reads = 0;
+              return () => (reads++ === 0 ? 'Bearer realm="a"' : "\r\nX: 1");
+            })(),
+          }),
+        },
+        name: "an array entry valid on the first read only",
+      },
+    ]),
+  )("%s: the result is still a valid challenge", (_, { authResult }) => {
     expectValidChallenge(getWWWAuthenticateHeader(authResult, OAUTH_MCP));
   });
 });
@@ -908,23 +917,23 @@ describe("properties", () => {
           // is left open by RFC 9728.
           .filter((url) => !url.endsWith("?")),
         (resource) => {
-        const response = new Response(null, {
-          headers: {
-            "WWW-Authenticate": getWWWAuthenticateHeader(
-              undefined,
-              oauthFor(resource),
-            ) as string,
-          },
-          status: 401,
-        });
-        const { origin, pathname, search } = new URL(resource);
+          const response = new Response(null, {
+            headers: {
+              "WWW-Authenticate": getWWWAuthenticateHeader(
+                undefined,
+                oauthFor(resource),
+              ) as string,
+            },
+            status: 401,
+          });
+          const { origin, pathname, search } = new URL(resource);
 
-        expect(extractResourceMetadataUrl(response)?.href).toBe(
-          new URL(
-            `/.well-known/oauth-protected-resource${pathname === "/" ? "" : pathname}${search}`,
-            origin,
-          ).href,
-        );
+          expect(extractResourceMetadataUrl(response)?.href).toBe(
+            new URL(
+              `/.well-known/oauth-protected-resource${pathname === "/" ? "" : pathname}${search}`,
+              origin,
+            ).href,
+          );
         },
       ),
       { numRuns: 500 },
@@ -941,7 +950,10 @@ describe("properties", () => {
           })
           .filter((url) => !url.endsWith("?")),
         (resource) => {
-          const header = getWWWAuthenticateHeader(undefined, oauthFor(resource));
+          const header = getWWWAuthenticateHeader(
+            undefined,
+            oauthFor(resource),
+          );
           const url = extractResourceMetadataUrl(
             new Response(null, {
               headers: { "WWW-Authenticate": header as string },
@@ -990,12 +1002,12 @@ describe("the SDK v1 client reads the static challenge back", () => {
     const headers = new Headers();
     for (const value of [
       getWWWAuthenticateHeader(
-      {
-        wwwAuthenticate: [
-          'Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp", error="invalid_token"',
-          'Basic realm="simple"',
-        ],
-      },
+        {
+          wwwAuthenticate: [
+            'Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp", error="invalid_token"',
+            'Basic realm="simple"',
+          ],
+        },
         undefined,
       ),
     ].flat()) {

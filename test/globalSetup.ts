@@ -12,8 +12,11 @@ const newestModification = (paths: string[]) =>
   Math.max(...paths.map((path) => statSync(path).mtimeMs));
 
 export default function setup() {
-  const outputs = ["dist/index.js", "dist/index.d.ts", "dist/bin/mcp-proxy.js"]
-    .map((path) => join(root, path));
+  const outputs = [
+    "dist/index.js",
+    "dist/index.d.ts",
+    "dist/bin/mcp-proxy.js",
+  ].map((path) => join(root, path));
   const sources = [
     join(root, "tsup.config.ts"),
     join(root, "package.json"),

@@ -115,7 +115,11 @@ const exchange = (
     const timer = setTimeout(() => {
       settled = true;
       socket.destroy();
-      reject(new Error(`no answer within ${ANSWER_TIMEOUT} ms: ${JSON.stringify(raw.slice(0, 500))}`));
+      reject(
+        new Error(
+          `no answer within ${ANSWER_TIMEOUT} ms: ${JSON.stringify(raw.slice(0, 500))}`,
+        ),
+      );
     }, ANSWER_TIMEOUT);
 
     const parse = (closed: boolean) => {
@@ -208,19 +212,33 @@ const expectSaneAnswer = (answer: RawAnswer | undefined, label: string) => {
   }
 
   if (status === 401) {
-    expect(headers["www-authenticate"], `${label}: 401 without a challenge`).toBeDefined();
+    expect(
+      headers["www-authenticate"],
+      `${label}: 401 without a challenge`,
+    ).toBeDefined();
   }
 
   // The framing describes the body that came: no second answer hides in
   // it, no client waits for bytes that never come.
   const lengths = headers["content-length"] ?? [];
   const codings = headers["transfer-encoding"] ?? [];
-  expect(lengths.length + codings.length, `${label}: framing`).toBeLessThanOrEqual(1);
-  expect(codings.every((coding) => coding === "chunked"), `${label}: framing`).toBe(true);
-  expect(headers["content-encoding"], `${label}: content-encoding`).toBeUndefined();
+  expect(
+    lengths.length + codings.length,
+    `${label}: framing`,
+  ).toBeLessThanOrEqual(1);
+  expect(
+    codings.every((coding) => coding === "chunked"),
+    `${label}: framing`,
+  ).toBe(true);
+  expect(
+    headers["content-encoding"],
+    `${label}: content-encoding`,
+  ).toBeUndefined();
 
   if (lengths.length === 1) {
-    expect(answer!.rawBodyLength, `${label}: Content-Length`).toBe(Number(lengths[0]));
+    expect(answer!.rawBodyLength, `${label}: Content-Length`).toBe(
+      Number(lengths[0]),
+    );
   }
 
   expect(body, label).not.toMatch(STACK_FRAME);
@@ -502,7 +520,10 @@ const buildRequest = (request: RawRequest, server: FuzzServer) => {
 
   let framed = Buffer.from(request.body, "utf8");
 
-  if (request.framing === "content-length" || (request.framing === "none" && framed.length > 0)) {
+  if (
+    request.framing === "content-length" ||
+    (request.framing === "none" && framed.length > 0)
+  ) {
     headers.push(["Content-Length", String(framed.length)]);
   } else if (request.framing === "chunked") {
     headers.push(["Transfer-Encoding", "chunked"]);
@@ -547,8 +568,7 @@ const REQUEST_EXAMPLES: RawRequest[] = [
   },
   // A 10,000-deep array as the id of a request that fails authentication:
   // echoing it overflowed the stack in JSON.stringify (500).
-  ...[1, 2].map(
-    (server): RawRequest => ({
+  ...[1, 2].map((server): RawRequest => ({
     body: `{"jsonrpc":"2.0","id":${"[".repeat(10_000)}${"]".repeat(10_000)},"method":"initialize"}`,
     framing: "content-length",
     headers: [],
@@ -566,7 +586,11 @@ describe("hostile requests", () => {
     await startFuzzServer("stateful, open", {});
     await startFuzzServer(
       "stateless, authenticate",
-      { authenticate: authenticateByToken, enableJsonResponse: true, stateless: true },
+      {
+        authenticate: authenticateByToken,
+        enableJsonResponse: true,
+        stateless: true,
+      },
       { Authorization: GOOD_TOKEN },
     );
     await startFuzzServer(
@@ -591,33 +615,40 @@ describe("hostile requests", () => {
     }
   });
 
-  it("every raw request gets a sane answer, and the server goes on serving", async () => {
-    const statuses: Record<number, number> = {};
+  it(
+    "every raw request gets a sane answer, and the server goes on serving",
+    async () => {
+      const statuses: Record<number, number> = {};
 
-    await fc.assert(
-      fc.asyncProperty(rawRequest, async (request) => {
-        const server = fuzzServers[request.server % fuzzServers.length];
-        const data = buildRequest(request, server);
-        const label = `${server.name}: ${JSON.stringify(data.toString("latin1").slice(0, 300))}`;
+      await fc.assert(
+        fc.asyncProperty(rawRequest, async (request) => {
+          const server = fuzzServers[request.server % fuzzServers.length];
+          const data = buildRequest(request, server);
+          const label = `${server.name}: ${JSON.stringify(data.toString("latin1").slice(0, 300))}`;
 
-        const answer = await exchange(server.port, data, {
-          head: request.method === "HEAD",
-        });
-        expectSaneAnswer(answer, label);
-        statuses[answer!.status] = (statuses[answer!.status] ?? 0) + 1;
+          const answer = await exchange(server.port, data, {
+            head: request.method === "HEAD",
+          });
+          expectSaneAnswer(answer, label);
+          statuses[answer!.status] = (statuses[answer!.status] ?? 0) + 1;
 
-        // Garbage from a client is never an internal error.
-        expect(answer!.status, label).toBeLessThan(500);
+          // Garbage from a client is never an internal error.
+          expect(answer!.status, label).toBeLessThan(500);
 
-        await expectOrdinaryRequestWorks(server);
-        expectNoProcessFailure();
-      }),
-      { examples: REQUEST_EXAMPLES.map((example) => [example]), numRuns: NUM_RUNS },
-    );
+          await expectOrdinaryRequestWorks(server);
+          expectNoProcessFailure();
+        }),
+        {
+          examples: REQUEST_EXAMPLES.map((example) => [example]),
+          numRuns: NUM_RUNS,
+        },
+      );
 
-    // The runs reached past the parser: into the handlers, auth and the SDK.
-    expect(Object.keys(statuses).length).toBeGreaterThan(4);
-  }, Math.max(120_000, NUM_RUNS * 400));
+      // The runs reached past the parser: into the handlers, auth and the SDK.
+      expect(Object.keys(statuses).length).toBeGreaterThan(4);
+    },
+    Math.max(120_000, NUM_RUNS * 400),
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -628,12 +659,33 @@ type Leaf = { make: "bigint" | "symbol" } | { value: unknown };
 
 /** A description of a hostile value; `build` makes a fresh one each time. */
 type ValueSpec =
-  | { body: Leaf; headers: [Leaf, Leaf][]; headersThrow: boolean; kind: "lookalike"; shiftyStatus: boolean; status: Leaf; statusText: Leaf; text: "nonPromise" | "reject" | "resolve" | "thenable" | "throws"; }
-  | { body: null | string; erroring: boolean; headers: [string, string][]; kind: "response"; status: number; statusText: string; used: boolean }
-  | { fields: [string, Leaf][]; kind: "error"; message: Leaf; }
+  | {
+      body: Leaf;
+      headers: [Leaf, Leaf][];
+      headersThrow: boolean;
+      kind: "lookalike";
+      shiftyStatus: boolean;
+      status: Leaf;
+      statusText: Leaf;
+      text: "nonPromise" | "reject" | "resolve" | "thenable" | "throws";
+    }
+  | {
+      body: null | string;
+      erroring: boolean;
+      headers: [string, string][];
+      kind: "response";
+      status: number;
+      statusText: string;
+      used: boolean;
+    }
+  | { fields: [string, Leaf][]; kind: "error"; message: Leaf }
   | { fields: [string, Leaf][]; kind: "object" }
   | { getters: string[]; kind: "throwingGetters" }
-  | { how: "getterThrows" | "reject" | "resolve" | "throws"; inner: ValueSpec; kind: "thenable" }
+  | {
+      how: "getterThrows" | "reject" | "resolve" | "throws";
+      inner: ValueSpec;
+      kind: "thenable";
+    }
   | { kind: "primitive"; value: Leaf }
   | { kind: "proxy"; revoked: boolean }
   | { kind: "toPrimitiveThrows" };
@@ -701,7 +753,9 @@ const nonThenable: fc.Arbitrary<ValueSpec> = fc.oneof(
     fields: [["authenticated", { value: false }] as [string, Leaf], ...entries],
     kind: "object" as const,
   })),
-  fc.record({ fields, message: leaf }).map((spec) => ({ ...spec, kind: "error" as const })),
+  fc
+    .record({ fields, message: leaf })
+    .map((spec) => ({ ...spec, kind: "error" as const })),
   fc
     .subarray(FIELDS, { minLength: 1 })
     .map((getters) => ({ getters, kind: "throwingGetters" as const })),
@@ -709,16 +763,42 @@ const nonThenable: fc.Arbitrary<ValueSpec> = fc.oneof(
   fc.constant({ kind: "toPrimitiveThrows" as const }),
   fc
     .record({
-      body: fc.option(fc.oneof(printable, fc.constant('{"error":"x"}')), { nil: null }),
+      body: fc.option(fc.oneof(printable, fc.constant('{"error":"x"}')), {
+        nil: null,
+      }),
       erroring: fc.boolean(),
       headers: fc.array(
         fc.tuple(
-          fc.oneof(token, fc.constantFrom("WWW-Authenticate", "Set-Cookie", "Content-Length", "Transfer-Encoding", "Content-Encoding", "Connection", "Content-Type")),
-          fc.oneof(printable, fc.constantFrom("1", "999999", "chunked", "gzip", "close", "Bearer x")),
+          fc.oneof(
+            token,
+            fc.constantFrom(
+              "WWW-Authenticate",
+              "Set-Cookie",
+              "Content-Length",
+              "Transfer-Encoding",
+              "Content-Encoding",
+              "Connection",
+              "Content-Type",
+            ),
+          ),
+          fc.oneof(
+            printable,
+            fc.constantFrom(
+              "1",
+              "999999",
+              "chunked",
+              "gzip",
+              "close",
+              "Bearer x",
+            ),
+          ),
         ),
         { maxLength: 4 },
       ),
-      status: fc.oneof(fc.integer({ max: 599, min: 200 }), fc.constantFrom(401, 403)),
+      status: fc.oneof(
+        fc.integer({ max: 599, min: 200 }),
+        fc.constantFrom(401, 403),
+      ),
       statusText: fc.constantFrom("", "Nope", "Unauthorized", "\u00e9"),
       used: fc.boolean(),
     })
@@ -730,11 +810,19 @@ const nonThenable: fc.Arbitrary<ValueSpec> = fc.oneof(
       headersThrow: fc.boolean(),
       shiftyStatus: fc.boolean(),
       status: fc.oneof(
-        fc.constantFrom(200, 204, 304, 401, 403, 599).map((value) => ({ value })),
+        fc
+          .constantFrom(200, 204, 304, 401, 403, 599)
+          .map((value) => ({ value })),
         leaf,
       ),
       statusText: leaf,
-      text: fc.constantFrom("resolve", "reject", "throws", "nonPromise", "thenable"),
+      text: fc.constantFrom(
+        "resolve",
+        "reject",
+        "throws",
+        "nonPromise",
+        "thenable",
+      ),
     })
     .map((spec) => ({ ...spec, kind: "lookalike" as const })),
 );
@@ -742,10 +830,12 @@ const nonThenable: fc.Arbitrary<ValueSpec> = fc.oneof(
 const valueSpec: fc.Arbitrary<ValueSpec> = fc.oneof(
   { arbitrary: nonThenable, weight: 4 },
   {
-    arbitrary: fc.record({
-      how: fc.constantFrom("resolve", "reject", "throws", "getterThrows"),
-      inner: nonThenable,
-    }).map((spec) => ({ ...spec, kind: "thenable" as const })),
+    arbitrary: fc
+      .record({
+        how: fc.constantFrom("resolve", "reject", "throws", "getterThrows"),
+        inner: nonThenable,
+      })
+      .map((spec) => ({ ...spec, kind: "thenable" as const })),
     weight: 1,
   },
 );
@@ -765,15 +855,23 @@ const build = (spec: ValueSpec): unknown => {
   switch (spec.kind) {
     case "error": {
       const error = new Error("hostile error");
-      Object.defineProperty(error, "message", { value: makeLeaf(spec.message) });
+      Object.defineProperty(error, "message", {
+        value: makeLeaf(spec.message),
+      });
       for (const [name, value] of spec.fields) {
-        Object.defineProperty(error, name, { configurable: true, value: makeLeaf(value) });
+        Object.defineProperty(error, name, {
+          configurable: true,
+          value: makeLeaf(value),
+        });
       }
       return error;
     }
     case "lookalike": {
       let reads = 0;
-      const entries = spec.headers.map(([name, value]) => [makeLeaf(name), makeLeaf(value)]);
+      const entries = spec.headers.map(([name, value]) => [
+        makeLeaf(name),
+        makeLeaf(value),
+      ]);
       const text = () => {
         const value = makeLeaf(spec.body);
         switch (spec.text) {
@@ -784,7 +882,9 @@ const build = (spec: ValueSpec): unknown => {
           case "resolve":
             return Promise.resolve(value);
           case "thenable":
-            return { then: (resolve: (value: unknown) => void) => resolve(value) };
+            return {
+              then: (resolve: (value: unknown) => void) => resolve(value),
+            };
           case "throws":
             throw new Error("hostile text");
         }
@@ -803,7 +903,9 @@ const build = (spec: ValueSpec): unknown => {
         get status() {
           // A status that changes between reads: read once, or be fooled.
           reads++;
-          return spec.shiftyStatus && reads > 1 ? 99_999 : makeLeaf(spec.status);
+          return spec.shiftyStatus && reads > 1
+            ? 99_999
+            : makeLeaf(spec.status);
         },
         get statusText() {
           return makeLeaf(spec.statusText);
@@ -812,7 +914,9 @@ const build = (spec: ValueSpec): unknown => {
       };
     }
     case "object":
-      return Object.fromEntries(spec.fields.map(([name, value]) => [name, makeLeaf(value)]));
+      return Object.fromEntries(
+        spec.fields.map(([name, value]) => [name, makeLeaf(value)]),
+      );
     case "primitive":
       return makeLeaf(spec.value);
     case "proxy": {
@@ -828,13 +932,18 @@ const build = (spec: ValueSpec): unknown => {
       return new Proxy({}, handler);
     }
     case "response": {
-      const responseBody =
-        spec.erroring
-          ? new ReadableStream({ pull: (controller) => controller.error(new Error("hostile stream")) })
-          : spec.body;
+      const responseBody = spec.erroring
+        ? new ReadableStream({
+            pull: (controller) => controller.error(new Error("hostile stream")),
+          })
+        : spec.body;
       const response = new Response(
         [204, 205, 304].includes(spec.status) ? null : responseBody,
-        { headers: spec.headers, status: spec.status, statusText: spec.statusText },
+        {
+          headers: spec.headers,
+          status: spec.status,
+          statusText: spec.statusText,
+        },
       );
       if (spec.used && !spec.erroring) {
         void response.text().catch(() => {});
@@ -845,20 +954,34 @@ const build = (spec: ValueSpec): unknown => {
       const inner = build(spec.inner);
       switch (spec.how) {
         case "getterThrows":
-          return Object.defineProperty({}, "then", { get: thrower("then getter") });
+          return Object.defineProperty({}, "then", {
+            get: thrower("then getter"),
+          });
         case "reject":
-          return { then: (_: unknown, reject: (reason: unknown) => void) => reject(inner) };
+          return {
+            then: (_: unknown, reject: (reason: unknown) => void) =>
+              reject(inner),
+          };
         case "resolve":
-          return { then: (resolve: (value: unknown) => void) => resolve(inner) };
+          return {
+            then: (resolve: (value: unknown) => void) => resolve(inner),
+          };
         case "throws":
-          return { then: () => { throw inner; } };
+          return {
+            then: () => {
+              throw inner;
+            },
+          };
       }
       break;
     }
     case "throwingGetters": {
       const value = {};
       for (const name of spec.getters) {
-        Object.defineProperty(value, name, { enumerable: true, get: thrower(`getter ${name}`) });
+        Object.defineProperty(value, name, {
+          enumerable: true,
+          get: thrower(`getter ${name}`),
+        });
       }
       return value;
     }
@@ -874,7 +997,13 @@ const build = (spec: ValueSpec): unknown => {
 };
 
 /** How a callback delivers its hostile value. */
-type Delivery = "rejectAfterClientLeft" | "rejectLater" | "resolveLater" | "returnAfterClientLeft" | "returns" | "throws";
+type Delivery =
+  | "rejectAfterClientLeft"
+  | "rejectLater"
+  | "resolveLater"
+  | "returnAfterClientLeft"
+  | "returns"
+  | "throws";
 
 type Outcome = { delivery: Delivery; value: ValueSpec } | null;
 
@@ -1037,13 +1166,16 @@ describe("hostile callbacks", () => {
   beforeAll(async () => {
     for (const stateless of [true, false]) {
       servers.push(
-        await startFuzzServer(stateless ? "stateless callbacks" : "stateful callbacks", {
-          authenticate: (req) => play(req, "authenticate", async () => true),
-          createServer: (req) =>
-            play(req, "createServer", createEchoServer) as Promise<Server>,
-          enableJsonResponse: stateless,
-          stateless,
-        }),
+        await startFuzzServer(
+          stateless ? "stateless callbacks" : "stateful callbacks",
+          {
+            authenticate: (req) => play(req, "authenticate", async () => true),
+            createServer: (req) =>
+              play(req, "createServer", createEchoServer) as Promise<Server>,
+            enableJsonResponse: stateless,
+            stateless,
+          },
+        ),
       );
     }
   });
@@ -1066,113 +1198,134 @@ describe("hostile callbacks", () => {
     "POST /messages",
   );
 
-  it("whatever authenticate and createServer return or throw, every request gets a sane answer", async () => {
-    let caseNumber = 0;
-    const statuses: Record<number, number> = {};
+  it(
+    "whatever authenticate and createServer return or throw, every request gets a sane answer",
+    async () => {
+      let caseNumber = 0;
+      const statuses: Record<number, number> = {};
 
-    await fc.assert(
-      fc.asyncProperty(
-        fc.record({ authenticate: outcome, createServer: outcome, route, server: fc.nat() }) as fc.Arbitrary<CallbackCase>,
-        async (spec) => {
-          const server = servers[spec.server % servers.length];
-          const id = String(++caseNumber);
-          let markCalled!: () => void;
-          const called = new Promise<void>((resolve) => (markCalled = resolve));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            authenticate: outcome,
+            createServer: outcome,
+            route,
+            server: fc.nat(),
+          }) as fc.Arbitrary<CallbackCase>,
+          async (spec) => {
+            const server = servers[spec.server % servers.length];
+            const id = String(++caseNumber);
+            let markCalled!: () => void;
+            const called = new Promise<void>(
+              (resolve) => (markCalled = resolve),
+            );
 
-          // DELETE gets a session of its own, opened before the case.
-          let sessionId = server.sessionIds[0];
+            // DELETE gets a session of its own, opened before the case.
+            let sessionId = server.sessionIds[0];
 
-          if (spec.route === "DELETE stream" && !server.stateless) {
-            const opened = await send(server.port, {
-              body: initializeMessage(1),
-              headers: STREAM_HEADERS,
-            });
-            sessionId = String(opened.headers["mcp-session-id"]);
-          }
-
-          cases.set(id, {
-            authenticate: spec.authenticate,
-            called: markCalled,
-            createServer: spec.createServer,
-          });
-
-          const headers: [string, string][] = [
-            ["Host", "localhost"],
-            ["X-Case", id],
-            // A Content-Length that lies shows at once, not at keep-alive's end.
-            ["Connection", "close"],
-          ];
-          let method = "POST";
-          let path = "/mcp";
-          let payload = "";
-
-          switch (spec.route) {
-            case "DELETE stream":
-              method = "DELETE";
-              headers.push(["Mcp-Session-Id", sessionId ?? "none"]);
-              break;
-            case "GET /sse":
-              method = "GET";
-              path = "/sse";
-              headers.push(["Accept", "text/event-stream"]);
-              break;
-            case "GET stream":
-              method = "GET";
-              headers.push(["Accept", "text/event-stream"], ["Mcp-Session-Id", sessionId ?? "none"]);
-              break;
-            case "POST /messages":
-              path = `/messages?sessionId=${server.sseSessionIds[0]}`;
-              payload = JSON.stringify(echoCall(1, "x"));
-              headers.push(["Content-Type", "application/json"]);
-              break;
-            case "POST initialize":
-              payload = JSON.stringify(initializeMessage(1));
-              headers.push(...Object.entries(STREAM_HEADERS));
-              break;
-            case "POST tools/call":
-              payload = JSON.stringify(echoCall(1, "x"));
-              headers.push(...Object.entries(STREAM_HEADERS));
-              break;
-          }
-
-          headers.push(["Content-Length", String(Buffer.byteLength(payload))]);
-          const data = Buffer.from(
-            `${method} ${path} HTTP/1.1\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join("")}\r\n${payload}`,
-          );
-          const label = `${server.name} ${spec.route}: ${JSON.stringify(spec, (_, value) => (typeof value === "bigint" ? `${value}n` : value))}`;
-
-          // A callback that waits for the client to leave gets its wish.
-          const clientLeaves = leavesEarly(spec.authenticate) || leavesEarly(spec.createServer);
-
-          if (clientLeaves) {
-            const socket = connect(server.port, "127.0.0.1");
-            socket.on("error", () => {});
-            socket.write(data);
-            // Leave once a callback has the request (or its answer came).
-            await Promise.race([
-              called,
-              new Promise((resolve) => socket.once("data", resolve)),
-            ]);
-            socket.destroy();
-            // The callbacks settle after the client left; give them turns.
-            for (let turn = 0; turn < 20; turn++) {
-              await nextTurn();
+            if (spec.route === "DELETE stream" && !server.stateless) {
+              const opened = await send(server.port, {
+                body: initializeMessage(1),
+                headers: STREAM_HEADERS,
+              });
+              sessionId = String(opened.headers["mcp-session-id"]);
             }
-          } else {
-            const answer = await exchange(server.port, data);
-            expectSaneAnswer(answer, label);
-            statuses[answer!.status] = (statuses[answer!.status] ?? 0) + 1;
-          }
 
-          cases.delete(id);
+            cases.set(id, {
+              authenticate: spec.authenticate,
+              called: markCalled,
+              createServer: spec.createServer,
+            });
 
-          await expectOrdinaryRequestWorks(server);
-          expectNoProcessFailure();
+            const headers: [string, string][] = [
+              ["Host", "localhost"],
+              ["X-Case", id],
+              // A Content-Length that lies shows at once, not at keep-alive's end.
+              ["Connection", "close"],
+            ];
+            let method = "POST";
+            let path = "/mcp";
+            let payload = "";
+
+            switch (spec.route) {
+              case "DELETE stream":
+                method = "DELETE";
+                headers.push(["Mcp-Session-Id", sessionId ?? "none"]);
+                break;
+              case "GET /sse":
+                method = "GET";
+                path = "/sse";
+                headers.push(["Accept", "text/event-stream"]);
+                break;
+              case "GET stream":
+                method = "GET";
+                headers.push(
+                  ["Accept", "text/event-stream"],
+                  ["Mcp-Session-Id", sessionId ?? "none"],
+                );
+                break;
+              case "POST /messages":
+                path = `/messages?sessionId=${server.sseSessionIds[0]}`;
+                payload = JSON.stringify(echoCall(1, "x"));
+                headers.push(["Content-Type", "application/json"]);
+                break;
+              case "POST initialize":
+                payload = JSON.stringify(initializeMessage(1));
+                headers.push(...Object.entries(STREAM_HEADERS));
+                break;
+              case "POST tools/call":
+                payload = JSON.stringify(echoCall(1, "x"));
+                headers.push(...Object.entries(STREAM_HEADERS));
+                break;
+            }
+
+            headers.push([
+              "Content-Length",
+              String(Buffer.byteLength(payload)),
+            ]);
+            const data = Buffer.from(
+              `${method} ${path} HTTP/1.1\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join("")}\r\n${payload}`,
+            );
+            const label = `${server.name} ${spec.route}: ${JSON.stringify(spec, (_, value) => (typeof value === "bigint" ? `${value}n` : value))}`;
+
+            // A callback that waits for the client to leave gets its wish.
+            const clientLeaves =
+              leavesEarly(spec.authenticate) || leavesEarly(spec.createServer);
+
+            if (clientLeaves) {
+              const socket = connect(server.port, "127.0.0.1");
+              socket.on("error", () => {});
+              socket.write(data);
+              // Leave once a callback has the request (or its answer came).
+              await Promise.race([
+                called,
+                new Promise((resolve) => socket.once("data", resolve)),
+              ]);
+              socket.destroy();
+              // The callbacks settle after the client left; give them turns.
+              for (let turn = 0; turn < 20; turn++) {
+                await nextTurn();
+              }
+            } else {
+              const answer = await exchange(server.port, data);
+              expectSaneAnswer(answer, label);
+              statuses[answer!.status] = (statuses[answer!.status] ?? 0) + 1;
+            }
+
+            cases.delete(id);
+
+            await expectOrdinaryRequestWorks(server);
+            expectNoProcessFailure();
+          },
+        ),
+        {
+          examples: CALLBACK_EXAMPLES.map((example) => [example]),
+          numRuns: NUM_RUNS,
         },
-      ),
-      { examples: CALLBACK_EXAMPLES.map((example) => [example]), numRuns: NUM_RUNS },
-    );
+      );
 
-    expect(Object.keys(statuses).length).toBeGreaterThan(3);
-  }, Math.max(120_000, NUM_RUNS * 400));
+      expect(Object.keys(statuses).length).toBeGreaterThan(3);
+    },
+    Math.max(120_000, NUM_RUNS * 400),
+  );
 });

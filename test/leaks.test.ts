@@ -91,9 +91,11 @@ describe("no leaks", () => {
 
     for (const result of results) {
       const expectedConnects =
-        result.scenario === "stateless requests" ? COUNTS.stateless
-        : result.scenario === "stateful sessions" ? COUNTS.stateful
-        : COUNTS.sse;
+        result.scenario === "stateless requests"
+          ? COUNTS.stateless
+          : result.scenario === "stateful sessions"
+            ? COUNTS.stateful
+            : COUNTS.sse;
 
       expect({
         onClose: result.onClose,

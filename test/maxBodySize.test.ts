@@ -10,11 +10,7 @@ import { connect, type Socket } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { startHTTPServer } from "../src/startHTTPServer.js";
-import {
-  createTestServer,
-  rawStatus,
-  sendRaw,
-} from "./compat-helpers.js";
+import { createTestServer, rawStatus, sendRaw } from "./compat-helpers.js";
 import {
   dechunk,
   getFreePort,
@@ -105,18 +101,20 @@ const isComplete = (answer: string) => {
  * the connection; resolves with the answer.
  */
 const exchange = (port: number, data: string) =>
-  new Promise<{ answer: string; closedByServer: boolean }>((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    let answer = "";
-    let closedByServer = false;
+  new Promise<{ answer: string; closedByServer: boolean }>(
+    (resolve, reject) => {
+      const socket = connect(port, "127.0.0.1");
+      let answer = "";
+      let closedByServer = false;
 
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => (answer += chunk));
-    socket.on("end", () => (closedByServer = true));
-    socket.on("error", reject);
-    socket.on("close", () => resolve({ answer, closedByServer }));
-    socket.write(data);
-  });
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => (answer += chunk));
+      socket.on("end", () => (closedByServer = true));
+      socket.on("error", reject);
+      socket.on("close", () => resolve({ answer, closedByServer }));
+      socket.write(data);
+    },
+  );
 
 /**
  * Streams `total` bytes of chunked body as fast as the server takes them,
@@ -355,7 +353,10 @@ describe("maxBodySize", () => {
 
     it("answers with the request's id when the body is under 64 KiB", async () => {
       const server = await start(failing());
-      const body = JSON.stringify({ ...initializeRequest(7), pad: "x".repeat(60_000) });
+      const body = JSON.stringify({
+        ...initializeRequest(7),
+        pad: "x".repeat(60_000),
+      });
 
       const answer = await sendRaw(
         server.port,

@@ -87,16 +87,22 @@ const createUpstream = (capabilities: ServerCapabilities) => {
       const text = `Hello, ${request.params.arguments?.name}`;
       return { messages: [{ content: { text, type: "text" }, role: "user" }] };
     });
-    server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => {
-      await record(request, extra.signal);
-      return { prompts: [{ name: "hello" }] };
-    });
+    server.setRequestHandler(
+      ListPromptsRequestSchema,
+      async (request, extra) => {
+        await record(request, extra.signal);
+        return { prompts: [{ name: "hello" }] };
+      },
+    );
   }
   if (capabilities.resources) {
-    server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
-      await record(request, extra.signal);
-      return { resources: [{ name: "Example", uri }] };
-    });
+    server.setRequestHandler(
+      ListResourcesRequestSchema,
+      async (request, extra) => {
+        await record(request, extra.signal);
+        return { resources: [{ name: "Example", uri }] };
+      },
+    );
     server.setRequestHandler(
       ListResourceTemplatesRequestSchema,
       async (request, extra) => {
@@ -106,18 +112,24 @@ const createUpstream = (capabilities: ServerCapabilities) => {
         };
       },
     );
-    server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-      await record(request, extra.signal);
-      return { contents: [{ text: "example", uri: request.params.uri }] };
-    });
+    server.setRequestHandler(
+      ReadResourceRequestSchema,
+      async (request, extra) => {
+        await record(request, extra.signal);
+        return { contents: [{ text: "example", uri: request.params.uri }] };
+      },
+    );
     server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
       await record(request, extra.signal);
       return {};
     });
-    server.setRequestHandler(UnsubscribeRequestSchema, async (request, extra) => {
-      await record(request, extra.signal);
-      return {};
-    });
+    server.setRequestHandler(
+      UnsubscribeRequestSchema,
+      async (request, extra) => {
+        await record(request, extra.signal);
+        return {};
+      },
+    );
   }
   if (capabilities.tools) {
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -191,7 +203,9 @@ const forwarded: {
   {
     call: (client, params) => client.getPrompt(params),
     expected: {
-      messages: [{ content: { text: "Hello, world", type: "text" }, role: "user" }],
+      messages: [
+        { content: { text: "Hello, world", type: "text" }, role: "user" },
+      ],
     },
     method: "prompts/get",
     params: { arguments: { name: "world" }, name: "hello" },
@@ -374,7 +388,12 @@ describe("proxyServer", () => {
     },
     {
       capabilities: { prompts: {}, resources: {} },
-      methods: ["resources/subscribe", "resources/unsubscribe", "tools/call", "tools/list"],
+      methods: [
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "tools/call",
+        "tools/list",
+      ],
     },
   ])(
     "leaves methods outside $capabilities unhandled",
@@ -383,7 +402,9 @@ describe("proxyServer", () => {
       const { client } = await startProxy(upstream.server);
 
       for (const method of methods) {
-        const { call, params } = forwarded.find((row) => row.method === method)!;
+        const { call, params } = forwarded.find(
+          (row) => row.method === method,
+        )!;
         await expect(call(client, params as never)).rejects.toMatchObject({
           code: ErrorCode.MethodNotFound,
         });
@@ -432,7 +453,11 @@ describe("resource updates with several servers on one client", () => {
         { name: "proxy", version: "1.0.0" },
         { capabilities: serverCapabilities },
       );
-      await proxyServer({ client: proxyClient, server: proxy, serverCapabilities });
+      await proxyServer({
+        client: proxyClient,
+        server: proxy,
+        serverCapabilities,
+      });
       const client = await connectClient(proxy, name);
       const updates: unknown[] = [];
       client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {

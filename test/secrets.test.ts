@@ -52,7 +52,14 @@ let logs: string[] = [];
 
 beforeEach(() => {
   logs = [];
-  for (const method of ["debug", "error", "info", "log", "trace", "warn"] as const) {
+  for (const method of [
+    "debug",
+    "error",
+    "info",
+    "log",
+    "trace",
+    "warn",
+  ] as const) {
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
       logs.push(format(...args));
     });
@@ -204,7 +211,9 @@ describe("secrets in logs and answers", () => {
       headers: secretHeaders,
     });
     expect(thrown.status).toBe(401);
-    expect(logs.join("\n")).toContain("[mcp-proxy] authentication error TypeError");
+    expect(logs.join("\n")).toContain(
+      "[mcp-proxy] authentication error TypeError",
+    );
     for (const value of SECRETS) {
       expect(logs.join("\n")).not.toContain(value);
     }
@@ -224,9 +233,13 @@ describe("secrets in logs and answers", () => {
 
     expect(answers.map(({ status }) => status)).toEqual([500, 500, 200]);
     await vi.waitFor(() =>
-      expect(logs.join("\n")).toContain("[mcp-proxy] error in onClose TypeError"),
+      expect(logs.join("\n")).toContain(
+        "[mcp-proxy] error in onClose TypeError",
+      ),
     );
-    expect(logs.join("\n")).toContain("[mcp-proxy] error handling request TypeError");
+    expect(logs.join("\n")).toContain(
+      "[mcp-proxy] error handling request TypeError",
+    );
     expectNoSecrets(answers);
   });
 
@@ -245,8 +258,12 @@ describe("secrets in logs and answers", () => {
       }),
     ];
 
-    expect(logs.join("\n")).toContain("[mcp-proxy] error parsing body SyntaxError");
-    expect(logs.join("\n")).toContain("[mcp-proxy] error parsing origin TypeError");
+    expect(logs.join("\n")).toContain(
+      "[mcp-proxy] error parsing body SyntaxError",
+    );
+    expect(logs.join("\n")).toContain(
+      "[mcp-proxy] error parsing origin TypeError",
+    );
     expectNoSecrets(answers);
   });
 

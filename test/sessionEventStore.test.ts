@@ -58,7 +58,9 @@ const readEvents = async (stream: EventStream, count: number) =>
     .filter((event) => event.includes("data:"))
     .map((event) => ({
       data: (
-        JSON.parse(/^data: (.*)$/m.exec(event)![1]) as { params: { data: string } }
+        JSON.parse(/^data: (.*)$/m.exec(event)![1]) as {
+          params: { data: string };
+        }
       ).params.data,
       id: /^id: (.*)$/m.exec(event)?.[1],
     }));

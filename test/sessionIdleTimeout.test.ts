@@ -112,7 +112,10 @@ describe("sessionIdleTimeout", () => {
     const get = await send(server.port, { headers, method: "GET" });
     expect([get.status, get.body]).toEqual([400, "No active transport"]);
     const deleted = await send(server.port, { headers, method: "DELETE" });
-    expect([deleted.status, deleted.body]).toEqual([400, "No active transport"]);
+    expect([deleted.status, deleted.body]).toEqual([
+      400,
+      "No active transport",
+    ]);
 
     await server.close();
     toClose.pop();

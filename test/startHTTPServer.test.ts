@@ -688,26 +688,34 @@ describe("a server that waits inside connect for the client's capabilities", () 
   it.each([
     { name: "stateful", stateless: false },
     { name: "stateless", stateless: true },
-  ])("$name: connect sees the capabilities of the initialize it waits for", async ({ stateless }) => {
-    const servers: WaitingServer[] = [];
-    const { url } = await start("ours", {
-      createServer: async () => {
-        const server = new WaitingServer(
-          { name: "waiting", version: "1.0.0" },
-          { capabilities: { tools: {} } },
-        );
-        servers.push(server);
-        return server;
-      },
-      stateless,
-    });
+  ])(
+    "$name: connect sees the capabilities of the initialize it waits for",
+    async ({ stateless }) => {
+      const servers: WaitingServer[] = [];
+      const { url } = await start("ours", {
+        createServer: async () => {
+          const server = new WaitingServer(
+            { name: "waiting", version: "1.0.0" },
+            { capabilities: { tools: {} } },
+          );
+          servers.push(server);
+          return server;
+        },
+        stateless,
+      });
 
-    const client = new Client({ name: "roots-client", version: "1.0.0" }, { capabilities: { roots: {} } });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
-    await client.close();
+      const client = new Client(
+        { name: "roots-client", version: "1.0.0" },
+        { capabilities: { roots: {} } },
+      );
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${url}/mcp`)),
+      );
+      await client.close();
 
-    await eventually(() => {
-      expect(servers[0]?.capabilitiesAtConnect).toEqual({ roots: {} });
-    });
-  });
+      await eventually(() => {
+        expect(servers[0]?.capabilitiesAtConnect).toEqual({ roots: {} });
+      });
+    },
+  );
 });

@@ -393,7 +393,11 @@ export const statelessScenario = ({
   );
 
 /** Opens a GET event stream with its own connection. */
-const openStream = (port: number, path: string, headers: Record<string, string>) =>
+const openStream = (
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+) =>
   new Promise<{
     close: () => Promise<void>;
     status: number;
@@ -572,9 +576,14 @@ export const sseScenario = ({
         const stream = await openStream(port, "/sse", {
           Accept: "text/event-stream",
         });
-        record({ body: "", headers: {}, status: stream.status }, stream.status === 200);
+        record(
+          { body: "", headers: {}, status: stream.status },
+          stream.status === 200,
+        );
 
-        const [, path] = await stream.waitFor(/^data: (\/messages\?sessionId=\S+)$/m);
+        const [, path] = await stream.waitFor(
+          /^data: (\/messages\?sessionId=\S+)$/m,
+        );
         const text = `sse-${index}`;
         const posted = await send(port, {
           agent,
@@ -624,53 +633,53 @@ export const challengeFor = (index: number, nonce: string) =>
  * thrown as an Error, returned as a 403, or thrown as a Response.
  */
 export const authenticateByIndex = async (req: http.IncomingMessage) => {
-    const nonce = String(req.headers["x-nonce"]);
-    const index = Number(req.headers["x-index"]);
+  const nonce = String(req.headers["x-nonce"]);
+  const index = Number(req.headers["x-index"]);
 
-    // Let other requests' callbacks run in between.
-    await nextTurn();
+  // Let other requests' callbacks run in between.
+  await nextTurn();
 
-    if (index % 2 === 1) {
-      return { authenticated: true };
-    }
+  if (index % 2 === 1) {
+    return { authenticated: true };
+  }
 
-    const wwwAuthenticate = challengeFor(index, nonce);
+  const wwwAuthenticate = challengeFor(index, nonce);
 
-    switch (index % 8) {
-      case 0:
-        return {
-          authenticated: false,
-          error: `denied ${nonce}`,
-          wwwAuthenticate,
-        };
-      case 2:
-        throw Object.assign(new Error(`denied ${nonce}`), {
-          wwwAuthenticate,
-        });
-      case 4:
-        throw new Response(
-          JSON.stringify({
-            error: { code: -32000, message: `denied ${nonce}` },
-            id: index,
-            jsonrpc: "2.0",
-          }),
-          {
-            headers: {
-              "Content-Type": "application/json",
-              "WWW-Authenticate": wwwAuthenticate,
-            },
-            status: 401,
+  switch (index % 8) {
+    case 0:
+      return {
+        authenticated: false,
+        error: `denied ${nonce}`,
+        wwwAuthenticate,
+      };
+    case 2:
+      throw Object.assign(new Error(`denied ${nonce}`), {
+        wwwAuthenticate,
+      });
+    case 4:
+      throw new Response(
+        JSON.stringify({
+          error: { code: -32000, message: `denied ${nonce}` },
+          id: index,
+          jsonrpc: "2.0",
+        }),
+        {
+          headers: {
+            "Content-Type": "application/json",
+            "WWW-Authenticate": wwwAuthenticate,
           },
-        );
-      default:
-        return {
-          authenticated: false,
-          error: `denied ${nonce}`,
-          statusCode: 403,
-          wwwAuthenticate,
-        };
-    }
-  };
+          status: 401,
+        },
+      );
+    default:
+      return {
+        authenticated: false,
+        error: `denied ${nonce}`,
+        statusCode: 403,
+        wwwAuthenticate,
+      };
+  }
+};
 
 /**
  * `count` concurrent stateless requests with `authenticate`: even ones fail
@@ -785,7 +794,9 @@ export const startCli = async (
   );
 
   let output = "";
-  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once("close", () => resolve()),
+  );
 
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -398,9 +398,7 @@ describe("the built package", () => {
     expect(Object.keys(ours)).toEqual(
       expect.arrayContaining(Object.keys(v512)),
     );
-    expect(Object.keys(v512).sort()).toEqual(
-      Object.keys(VALUE_EXPORTS).sort(),
-    );
+    expect(Object.keys(v512).sort()).toEqual(Object.keys(VALUE_EXPORTS).sort());
   });
 
   it("AuthenticationMiddleware gives upstream's body and headers", async () => {

@@ -147,7 +147,11 @@ const CREATE_SERVER_FAILED: Expected = {
   wwwAuthenticate: [],
 };
 
-const toolsList = (id: number | string) => ({ id, jsonrpc: "2.0", method: "tools/list" });
+const toolsList = (id: number | string) => ({
+  id,
+  jsonrpc: "2.0",
+  method: "tools/list",
+});
 
 /** The failing requests; a JSON-RPC one has id 7. */
 const requests = {
@@ -177,14 +181,12 @@ const requests = {
 const idOf = (request: RequestSpec): RpcId =>
   (request.body as { id?: RpcId } | undefined)?.id ?? null;
 
-const returns =
-  (build: (token: string) => unknown) => async (token: string) =>
-    build(token);
+const returns = (build: (token: string) => unknown) => async (token: string) =>
+  build(token);
 
-const throws =
-  (build: (token: string) => unknown) => async (token: string) => {
-    throw build(token);
-  };
+const throws = (build: (token: string) => unknown) => async (token: string) => {
+  throw build(token);
+};
 
 /** A thrown `Response` with a body and headers of its own, one repeated. */
 const fullResponse = (token: string) =>
@@ -358,7 +360,12 @@ const authenticateFailures: AuthenticateFailure[] = [
   },
   {
     expected: (id) =>
-      unauthorized({ id, message: ERROR, status: 403, wwwAuthenticate: [BARE] }),
+      unauthorized({
+        id,
+        message: ERROR,
+        status: 403,
+        wwwAuthenticate: [BARE],
+      }),
     fail: throws(() => new Response(null, { status: 403 })),
     id: "P8",
     trigger: "throws new Response(null, { status: 403 })",
@@ -619,24 +626,22 @@ const p1Rows: Row[] = MODES.flatMap((mode) => {
 
 /** P2, P3, P8 on stream POST: stateless without a session, stateful in a live one. */
 const streamPostRows: Row[] = MODES.flatMap((mode) =>
-  authenticateFailures.map(
-    ({ expected, fail, id, oauth, trigger }): Row => ({
-      expected: expected(7),
-      name: `${id} ${mode}: authenticate ${trigger}`,
-      options: {
-        authenticate: authenticateFailing(fail),
-        oauth,
-        stateless: mode === "stateless",
-      },
-      request: requests.toolsList,
-      session: mode === "stateful" ? "stream" : undefined,
-      upstream:
-        mode === "stateless"
-          ? { status: 401, wwwAuthenticate: oauth ? [UPSTREAM_STATIC] : [] }
-          : // 5.10.0 never calls authenticate in stateful mode.
-            { status: 200, wwwAuthenticate: [] },
-    }),
-  ),
+  authenticateFailures.map(({ expected, fail, id, oauth, trigger }): Row => ({
+    expected: expected(7),
+    name: `${id} ${mode}: authenticate ${trigger}`,
+    options: {
+      authenticate: authenticateFailing(fail),
+      oauth,
+      stateless: mode === "stateless",
+    },
+    request: requests.toolsList,
+    session: mode === "stateful" ? "stream" : undefined,
+    upstream:
+      mode === "stateless"
+        ? { status: 401, wwwAuthenticate: oauth ? [UPSTREAM_STATIC] : [] }
+        : // 5.10.0 never calls authenticate in stateful mode.
+          { status: 200, wwwAuthenticate: [] },
+  })),
 );
 
 /** The body's id is the request's own, or null when it has none. */
@@ -646,18 +651,16 @@ const p2IdRows: Row[] = (
     ["a batch (null)", null, [toolsList(7)]],
     ["a body that is not JSON (null)", null, "{not json"],
   ] as const
-).map(
-  ([label, id, body]): Row => ({
-    expected: unauthorized({ id, message: FAILED }),
-    name: `P2 stateless: authenticate returns false, the body's id for ${label}`,
-    options: {
-      authenticate: authenticateFailing(returns(() => false)),
-      stateless: true,
-    },
-    request: { ...requests.toolsList, body },
-    upstream: { body: rpcError(FAILED, id), status: 401, wwwAuthenticate: [] },
-  }),
-);
+).map(([label, id, body]): Row => ({
+  expected: unauthorized({ id, message: FAILED }),
+  name: `P2 stateless: authenticate returns false, the body's id for ${label}`,
+  options: {
+    authenticate: authenticateFailing(returns(() => false)),
+    stateless: true,
+  },
+  request: { ...requests.toolsList, body },
+  upstream: { body: rpcError(FAILED, id), status: 401, wwwAuthenticate: [] },
+}));
 
 const p2StatefulInitialize: Row = {
   expected: unauthorized({ id: 7, message: FAILED }),
@@ -673,16 +676,14 @@ const p2StatefulInitialize: Row = {
 
 const p4Rows: Row[] = [
   ...(["getStream", "deleteStream"] as const).flatMap((request) =>
-    endpointFailures.map(
-      ({ expected, fail, trigger }): Row => ({
-        expected: expected(null),
-        name: `P4 stateful: ${request === "getStream" ? "GET" : "DELETE"} in a live session, authenticate ${trigger}`,
-        options: { authenticate: authenticateFailing(fail) },
-        request: requests[request],
-        session: "stream",
-        upstream: { status: 200, wwwAuthenticate: [] },
-      }),
-    ),
+    endpointFailures.map(({ expected, fail, trigger }): Row => ({
+      expected: expected(null),
+      name: `P4 stateful: ${request === "getStream" ? "GET" : "DELETE"} in a live session, authenticate ${trigger}`,
+      options: { authenticate: authenticateFailing(fail) },
+      request: requests[request],
+      session: "stream",
+      upstream: { status: 200, wwwAuthenticate: [] },
+    })),
   ),
   {
     expected: unauthorized({ id: null, message: FAILED }),
@@ -691,7 +692,10 @@ const p4Rows: Row[] = [
       authenticate: authenticateFailing(returns(() => false)),
     },
     request: {
-      headers: { Accept: "text/event-stream", "Mcp-Session-Id": UNKNOWN_SESSION },
+      headers: {
+        Accept: "text/event-stream",
+        "Mcp-Session-Id": UNKNOWN_SESSION,
+      },
       path: "/mcp",
     },
     upstream: { body: "No active transport", status: 400, wwwAuthenticate: [] },
@@ -701,18 +705,16 @@ const p4Rows: Row[] = [
       ["getStream", "No sessionId"],
       ["deleteStream", "Invalid or missing sessionId"],
     ] as const
-  ).map(
-    ([request, upstreamBody]): Row => ({
-      expected: unauthorized({ id: null, message: FAILED }),
-      name: `P4 stateless: ${request === "getStream" ? "GET" : "DELETE"}, authenticate returns false`,
-      options: {
-        authenticate: authenticateFailing(returns(() => false)),
-        stateless: true,
-      },
-      request: requests[request],
-      upstream: { body: upstreamBody, status: 400, wwwAuthenticate: [] },
-    }),
-  ),
+  ).map(([request, upstreamBody]): Row => ({
+    expected: unauthorized({ id: null, message: FAILED }),
+    name: `P4 stateless: ${request === "getStream" ? "GET" : "DELETE"}, authenticate returns false`,
+    options: {
+      authenticate: authenticateFailing(returns(() => false)),
+      stateless: true,
+    },
+    request: requests[request],
+    upstream: { body: upstreamBody, status: 400, wwwAuthenticate: [] },
+  })),
 ];
 
 /** Where `createServer` runs: a row name, its request, and the mode. */
@@ -870,7 +872,9 @@ const send = (
 const observe = (answer: Answer, names: string[] = []) => ({
   body: answer.body,
   contentType: answer.headers["content-type"]?.join(", "),
-  headers: Object.fromEntries(names.map((name) => [name, answer.headers[name]])),
+  headers: Object.fromEntries(
+    names.map((name) => [name, answer.headers[name]]),
+  ),
   status: answer.status,
   wwwAuthenticate: answer.headers["www-authenticate"] ?? [],
 });
@@ -1120,7 +1124,9 @@ describe("good credentials still pass", () => {
         mode === "stateful" ? 1 : undefined,
       );
 
-      const requestInit = { headers: { Authorization: GOOD_HEADERS.Authorization } };
+      const requestInit = {
+        headers: { Authorization: GOOD_HEADERS.Authorization },
+      };
       for (const transport of [
         new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
           requestInit,
@@ -1131,9 +1137,9 @@ describe("good credentials still pass", () => {
         toClose.push(() => client.close());
         await client.connect(transport);
 
-        expect((await client.listTools()).tools.map(({ name }) => name)).toEqual(
-          ["ping"],
-        );
+        expect(
+          (await client.listTools()).tools.map(({ name }) => name),
+        ).toEqual(["ping"]);
       }
 
       expect(authenticate).toHaveBeenCalled();

@@ -26,7 +26,10 @@ class AuthAwareServer extends Server {
   readonly updates: unknown[] = [];
 
   constructor(auth: Auth | undefined) {
-    super({ name: "auth-aware", version: "1.0.0" }, { capabilities: { tools: {} } });
+    super(
+      { name: "auth-aware", version: "1.0.0" },
+      { capabilities: { tools: {} } },
+    );
     this.auth = auth;
 
     this.setRequestHandler(ListToolsRequestSchema, async () => ({

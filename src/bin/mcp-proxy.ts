@@ -279,10 +279,7 @@ const [
   import("../StdioClientTransport.js"),
 ]);
 
-const [command, ...args] = [
-  ...argv._.map(String),
-  ...afterDashes(argv["--"]),
-];
+const [command, ...args] = [...argv._.map(String), ...afterDashes(argv["--"])];
 
 if (command === undefined) {
   // .check() rejects this already; this only narrows the type.
