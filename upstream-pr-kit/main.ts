@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { makeFixtureCertificates } from "./lib/certificates.js";
 import { Change, Line, Tree } from "./lib/change.js";
 import { writePullRequest } from "./lib/pullRequest.js";
 import { run, say, seconds, setLogDirectory } from "./lib/run.js";
@@ -281,6 +282,20 @@ const main = async () => {
     { cwd: repo, label: "npm install" },
   );
   say(`  installed in ${seconds(install.ms)}`);
+
+  // Test certificates upstream's repository holds and its tarball leaves
+  // out; made here, and kept out of the commits.
+  const certificates = makeFixtureCertificates(repo);
+
+  if (certificates) {
+    fs.appendFileSync(
+      path.join(repo, ".git", "info", "exclude"),
+      `${certificates}/\n`,
+    );
+    say(
+      `made ${certificates}/ with openssl: the tarball leaves out the certificates upstream's SSL test reads`,
+    );
+  }
 
   const packageJson = JSON.parse(
     fs.readFileSync(path.join(repo, "package.json"), "utf8"),
