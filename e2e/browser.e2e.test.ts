@@ -1,3 +1,5 @@
+import type { Browser, Page } from "playwright-core";
+
 // A browser MCP client: a page served from one loopback origin calls an MCP
 // server on another, in headless Chromium (Debian's, driven by
 // playwright-core). It must read the 401's WWW-Authenticate, then run a
@@ -15,13 +17,13 @@ import { startHTTPServer as startUpstreamHTTPServer } from "mcp-proxy-upstream";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { startHTTPServer } from "../src/index.js";
+import { launchChromium } from "./support/chromium.js";
 import { fieldValues, rawRequest } from "./support/fastmcpApp.js";
 import { getFreePort, waitForPortClosed } from "./support/processes.js";
-import { CHROMIUM, fixturesDirectory } from "./support/projects.js";
+import { fixturesDirectory } from "./support/projects.js";
 
 const TOKEN = "e2e-browser-token";
 
@@ -162,19 +164,7 @@ beforeAll(async () => {
   });
   closers.push(() => upstream.close());
 
-  browser = await chromium.launch({
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    executablePath: CHROMIUM,
-  });
+  browser = await launchChromium();
   closers.unshift(() => browser.close());
 
   page = await browser.newPage();

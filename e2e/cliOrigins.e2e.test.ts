@@ -1,3 +1,5 @@
+import type { Browser, Page } from "playwright-core";
+
 // The CLI's default Origin check, in a real browser: a web page the user
 // happens to visit must not call the tools of a command the user runs with
 // `mcp-proxy`, while a page on the user's own machine may.
@@ -11,9 +13,9 @@
 // only the Origin check stops the foreign page.
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
+import { launchChromium } from "./support/chromium.js";
 import { rawRequest } from "./support/fastmcpApp.js";
 import {
   cleanEnvironment,
@@ -22,7 +24,7 @@ import {
   startProcess,
   waitForPortClosed,
 } from "./support/processes.js";
-import { CHROMIUM, repoRoot } from "./support/projects.js";
+import { repoRoot } from "./support/projects.js";
 
 type CallResult = {
   body?: string;
@@ -98,21 +100,10 @@ beforeAll(async () => {
     startCli(["--allowedOrigins", "*"]),
   ]);
 
-  browser = await chromium.launch({
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      // A name that is not a loopback name, served from this machine.
-      "--host-resolver-rules=MAP attacker.test 127.0.0.1",
-    ],
-    executablePath: CHROMIUM,
-  });
+  browser = await launchChromium([
+    // A name that is not a loopback name, served from this machine.
+    "--host-resolver-rules=MAP attacker.test 127.0.0.1",
+  ]);
   closers.unshift(() => browser.close());
 
   foreignOrigin = `http://attacker.test:${pagePort}`;

@@ -34,6 +34,7 @@ import {
 } from "./support/processes.js";
 import {
   FASTMCP_NEWEST_VERSION,
+  installedSdkVersions,
   NEWEST_SDK_VERSION,
 } from "./support/projects.js";
 import { describeSessionFeatures } from "./support/sessionFeatures.js";
@@ -123,19 +124,7 @@ describe("the consumer project", () => {
   });
 
   it(`holds the SDK at ${NEWEST_SDK_VERSION} everywhere (npm ls)`, async () => {
-    const output = await run(
-      "npm",
-      ["ls", "@modelcontextprotocol/sdk", "--all", "--parseable", "--long"],
-      { cwd: app, env: cleanEnvironment() },
-    );
-    const versions = new Set(
-      output
-        .trim()
-        .split("\n")
-        .map((line) => line.split(":")[1]),
-    );
-
-    expect(versions).toEqual(
+    expect(await installedSdkVersions(app)).toEqual(
       new Set([`@modelcontextprotocol/sdk@${NEWEST_SDK_VERSION}`]),
     );
   });

@@ -22,7 +22,12 @@ import {
   run,
   waitForPortClosed,
 } from "./support/processes.js";
-import { repoRoot, SDK_VERSION, UPSTREAM_VERSION } from "./support/projects.js";
+import {
+  installedSdkVersions,
+  repoRoot,
+  SDK_VERSION,
+  UPSTREAM_VERSION,
+} from "./support/projects.js";
 
 const { fork, forkApp, upstreamApp } = inject("e2e");
 
@@ -82,19 +87,7 @@ describe("the consumer project", () => {
   });
 
   it(`holds the SDK at ${SDK_VERSION} everywhere (npm ls)`, async () => {
-    const output = await run(
-      "npm",
-      ["ls", "@modelcontextprotocol/sdk", "--all", "--parseable", "--long"],
-      { cwd: forkApp, env: cleanEnvironment() },
-    );
-    const versions = new Set(
-      output
-        .trim()
-        .split("\n")
-        .map((line) => line.split(":")[1]),
-    );
-
-    expect(versions).toEqual(
+    expect(await installedSdkVersions(forkApp)).toEqual(
       new Set([`@modelcontextprotocol/sdk@${SDK_VERSION}`]),
     );
   });

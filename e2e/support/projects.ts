@@ -249,6 +249,22 @@ export const fastmcpNewestAppPackageJson = (
   version: "1.0.0",
 });
 
+/** Every version of the MCP SDK installed in `directory`'s project, by npm ls. */
+export const installedSdkVersions = async (directory: string) => {
+  const output = await run(
+    "npm",
+    ["ls", "@modelcontextprotocol/sdk", "--all", "--parseable", "--long"],
+    { cwd: directory, env: cleanEnvironment() },
+  );
+
+  return new Set(
+    output
+      .trim()
+      .split("\n")
+      .map((line) => line.split(":")[1]),
+  );
+};
+
 /**
  * Makes sure Debian's Chromium is at /usr/bin/chromium, installing it with
  * apt-get when it is missing. Fails loudly when that is not possible.
